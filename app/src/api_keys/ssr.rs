@@ -1,0 +1,131 @@
+//! Key generation, hashing and lookup (server only).
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sha2::{Digest, Sha256};
+
+use super::{ApiKeySummary, NewApiKey};
+use crate::entities::{api_key, now_ms};
+use crate::error::AppError;
+
+pub const KEY_PREFIX: &str = "skw_";
+const NEW_KEY_SESSION_KEY: &str = "new_api_key";
+
+/// `skw_` and 48 hex digits (24 bytes from the OS RNG).
+pub fn generate_key() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the operating system RNG is unavailable");
+    format!("{KEY_PREFIX}{}", hex::encode(bytes))
+}
+
+/// Keys carry 192 random bits, so a plain SHA-256 is enough to store them safely.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+pub fn parse_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok("API key".to_string());
+    }
+    if name.chars().count() > 100 {
+        return Err("Use at most 100 characters for the name.".into());
+    }
+    Ok(name.to_string())
+}
+
+pub async fn create(db: &DatabaseConnection, account_id: i64, name: &str) -> Result<NewApiKey, DbErr> {
+    let key = generate_key();
+    let res = api_key::Entity::insert(api_key::ActiveModel {
+        id: Default::default(),
+        account_id: Set(account_id),
+        name: Set(name.to_string()),
+        prefix: Set(key[..KEY_PREFIX.len() + 8].to_string()),
+        key_hash: Set(hash_key(&key)),
+        created_at: Set(now_ms()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    })
+    .exec(db)
+    .await?;
+    Ok(NewApiKey {
+        id: res.last_insert_id,
+        name: name.to_string(),
+        key,
+    })
+}
+
+/// The account a presented key acts for, if the key exists and is not revoked.
+pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Option<api_key::Model>, DbErr> {
+    if !key.starts_with(KEY_PREFIX) || key.len() > 128 {
+        return Ok(None);
+    }
+    api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash_key(key)))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+}
+
+/// Notes that a key was used (at most about once a minute per key, to spare writes).
+pub async fn touch(db: &DatabaseConnection, key: &api_key::Model) -> Result<(), DbErr> {
+    let now = now_ms();
+    if key.last_used_at.is_some_and(|t| now - t < 60_000) {
+        return Ok(());
+    }
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
+        .filter(api_key::Column::Id.eq(key.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn list(db: &DatabaseConnection, account_id: i64) -> Result<Vec<ApiKeySummary>, AppError> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::AccountId.eq(account_id))
+        .order_by_desc(api_key::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|k| ApiKeySummary {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        })
+        .collect())
+}
+
+pub async fn revoke(db: &DatabaseConnection, account_id: i64, id: i64) -> Result<(), AppError> {
+    let res = api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(now_ms()))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::AccountId.eq(account_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        // Unknown, another account's, or already revoked: only the last is not a 404.
+        let exists = api_key::Entity::find_by_id(id)
+            .filter(api_key::Column::AccountId.eq(account_id))
+            .one(db)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(AppError::NotFound);
+        }
+    }
+    Ok(())
+}
+
+pub async fn stash_new_key(key: &NewApiKey) -> Result<(), AppError> {
+    crate::auth::ssr::session().await?.insert(NEW_KEY_SESSION_KEY, key).await?;
+    Ok(())
+}
+
+pub async fn take_new_key() -> Result<Option<NewApiKey>, AppError> {
+    Ok(crate::auth::ssr::session().await?.remove::<NewApiKey>(NEW_KEY_SESSION_KEY).await?)
+}

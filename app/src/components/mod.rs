@@ -1,0 +1,11 @@
+//! Pieces shared by the pages.
+
+mod error_notice;
+mod field_error;
+mod header;
+mod time;
+
+pub use error_notice::ErrorNotice;
+pub use field_error::{errors_of, FieldError, FormError};
+pub use header::Header;
+pub use time::{format_time, format_duration_ms};

@@ -1,0 +1,27 @@
+//! The webhooks domain: values with a `parse` constructor that every entry point (forms, JSON
+//! API, CLI, dispatcher) goes through, so validation exists in exactly one place.
+//!
+//! The pure parts compile for both the server and the browser (the form can show the same event
+//! catalogue); signing and secret generation are server-only.
+
+mod account_input;
+mod event_type;
+mod field_errors;
+mod signing_secret;
+mod target;
+mod webhook_draft;
+mod webhook_url;
+
+#[cfg(feature = "ssr")]
+pub mod signing;
+
+pub use account_input::{Email, Password};
+pub use event_type::{EventFamily, EventSet, EventType};
+pub use field_errors::FieldErrors;
+pub use signing_secret::{mask as signing_secret_mask, SigningSecret};
+pub use target::{classify_ip, TargetPolicy};
+pub use webhook_draft::{
+    WebhookDraft, WebhookInput, DEFAULT_RETRY_ATTEMPTS, DEFAULT_TIMEOUT_SECS, MAX_DESCRIPTION_LEN,
+    MAX_NAME_LEN,
+};
+pub use webhook_url::WebhookUrl;

@@ -1,0 +1,31 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "attempts")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub delivery_id: Uuid,
+    pub webhook_id: i64,
+    /// 1 for the first try of a delivery.
+    pub number: i32,
+    /// `auto` (the dispatcher) or `manual` (a redelivery asked by the owner).
+    pub trigger: String,
+    pub started_at: i64,
+    pub duration_ms: i32,
+    /// JSON object of the request headers sent.
+    pub request_headers: String,
+    pub response_status: Option<i32>,
+    /// JSON object of the response headers received.
+    pub response_headers: Option<String>,
+    /// At most the first 16 KiB of the response body, as text.
+    pub response_body: Option<String>,
+    /// `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `blocked` or `io`.
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

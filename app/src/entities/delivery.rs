@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "deliveries")]
+pub struct Model {
+    /// UUIDv7: unique, time-ordered; sent as `X-Webhook-Delivery-Id`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub webhook_id: i64,
+    pub account_id: i64,
+    pub event_type: String,
+    /// `pending`, `succeeded` or `failed` (see `queue::DeliveryStatus`).
+    pub status: String,
+    pub attempt_count: i32,
+    /// When pending: when the next try is due, or when the current claim's lease ends.
+    pub next_attempt_at: Option<i64>,
+    /// Set while a worker holds the delivery; its completion must present the same token.
+    pub lease_token: Option<i64>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub last_duration_ms: Option<i32>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,17 @@
+//! SeaORM entities, one module per table (schema in the `migrations` crate).
+//!
+//! Timestamps are `i64` milliseconds since the Unix epoch (see `migrations`).
+
+pub mod account;
+pub mod api_key;
+pub mod attempt;
+pub mod delivery;
+pub mod event;
+pub mod session;
+pub mod user;
+pub mod webhook;
+
+/// Milliseconds since the Unix epoch, the unit of every timestamp column.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

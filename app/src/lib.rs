@@ -1,0 +1,91 @@
+//! The SchedulingKit webhooks web app: the HTML shell, the routes and pages, the server
+//! functions behind them, and the domain they share with the dispatcher.
+//!
+//! Everything server-only (database, sessions, queue) is behind the `ssr` feature, so the
+//! browser bundle (`hydrate`) carries only the pages and the pure domain rules.
+
+pub mod api_keys;
+pub mod auth;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod webhooks;
+
+#[cfg(feature = "ssr")]
+pub mod entities;
+#[cfg(feature = "ssr")]
+pub mod queue;
+#[cfg(feature = "ssr")]
+pub mod session_store;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use api_keys::ApiKeysPage;
+use auth::{LoginPage, SignupPage};
+use components::Header;
+use webhooks::{CreateWebhookPage, EditWebhookPage, WebhookListPage};
+
+/// The name cargo-leptos gives the JS, WASM and CSS files (`[[workspace.metadata.leptos]]`).
+pub const OUTPUT_NAME: &str = "schedulingkit-webhooks";
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
+        <Title text="SchedulingKit webhooks"/>
+        <Router>
+            <Header/>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/settings/webhooks"/> }/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/signup") view=SignupPage/>
+                    <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/webhooks"/> }/>
+                    <Route path=path!("/settings/webhooks") view=WebhookListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/webhooks/create") view=CreateWebhookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/webhooks/:id/edit") view=EditWebhookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found · SchedulingKit"/>
+        <div class="notice">
+            <h1>"Page not found"</h1>
+            <p><a href="/settings/webhooks">"Go to your webhooks"</a></p>
+        </div>
+    }
+}

@@ -1,0 +1,147 @@
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, TryGetable, Value,
+};
+use uuid::Uuid;
+
+use super::sql::stmt;
+
+/// A delivery this worker now holds until `next_attempt_at` (its lease) passes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: Uuid,
+    pub webhook_id: i64,
+    pub lease_token: i64,
+}
+
+/// Everything needed to make one attempt of a claimed delivery.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct Job {
+    pub delivery_id: Uuid,
+    pub lease_token: i64,
+    /// Attempts made before this one.
+    pub attempt_count: i32,
+    pub webhook_id: i64,
+    pub event_type: String,
+    pub body: String,
+    pub event_created_at: i64,
+    pub url: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub timeout_secs: i32,
+    pub retry_attempts: i32,
+}
+
+/// Claims up to `limit` due deliveries, oldest due first, skipping the webhooks in `exclude`
+/// (those already at their in-flight cap). The lease lasts the webhook's timeout plus
+/// `lease_grace_ms`; if the worker dies, the delivery is due again when the lease ends.
+///
+/// On PostgreSQL the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several
+/// processes share the queue without waiting on each other or claiming a row twice. SQLite has
+/// a single writer, which serializes claims by itself.
+pub async fn claim_due(
+    db: &DatabaseConnection,
+    now_ms: i64,
+    limit: u32,
+    lease_grace_ms: i64,
+    exclude: &[i64],
+) -> Result<Vec<Claimed>, DbErr> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let token = random_token();
+    let exclude_sql = if exclude.is_empty() {
+        String::new()
+    } else {
+        // Integers only: safe to inline.
+        let ids: Vec<String> = exclude.iter().map(i64::to_string).collect();
+        format!(" AND webhook_id NOT IN ({})", ids.join(","))
+    };
+    let lock = if backend == DbBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE deliveries SET lease_token = $1, \
+           next_attempt_at = $2 + $3 + 1000 * COALESCE( \
+             (SELECT w.timeout_secs FROM webhooks w WHERE w.id = deliveries.webhook_id), 300) \
+         WHERE id IN ( \
+           SELECT id FROM deliveries \
+           WHERE status = 'pending' AND next_attempt_at <= $2{exclude_sql} \
+           ORDER BY next_attempt_at LIMIT $4{lock}) \
+         RETURNING id, webhook_id"
+    );
+    let rows = db
+        .query_all(stmt(
+            backend,
+            &sql,
+            vec![
+                token.into(),
+                now_ms.into(),
+                lease_grace_ms.into(),
+                i64::from(limit).into(),
+            ],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.try_get("", "id")?,
+                webhook_id: r.try_get("", "webhook_id")?,
+                lease_token: token,
+            })
+        })
+        .collect()
+}
+
+/// Loads what the claimed deliveries need (event body, webhook URL and secrets) in one query.
+pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<Vec<Job>, DbErr> {
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let placeholders: Vec<String> = (1..=claimed.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.webhook_id, \
+           d.event_type, e.body, e.created_at AS event_created_at, w.url, w.secret, \
+           w.previous_secret, w.previous_secret_expires_at, w.timeout_secs, w.retry_attempts \
+         FROM deliveries d \
+         JOIN events e ON e.id = d.event_id \
+         JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE d.id IN ({})",
+        placeholders.join(",")
+    );
+    let values: Vec<Value> = claimed.iter().map(|c| c.id.into()).collect();
+    let jobs = Job::find_by_statement(stmt(backend, &sql, values))
+        .all(db)
+        .await?;
+    // A row whose lease was taken over meanwhile is not ours any more.
+    Ok(jobs
+        .into_iter()
+        .filter(|j| claimed.iter().any(|c| c.id == j.delivery_id && c.lease_token == j.lease_token))
+        .collect())
+}
+
+/// When the earliest pending delivery is due (or its lease ends), if any is pending.
+pub async fn next_due_at(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one(stmt(
+            backend,
+            "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'",
+            vec![],
+        ))
+        .await?;
+    match row {
+        Some(r) => Ok(<Option<i64> as TryGetable>::try_get(&r, "", "due")?),
+        None => Ok(None),
+    }
+}
+
+fn random_token() -> i64 {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the operating system RNG is unavailable");
+    i64::from_le_bytes(b)
+}

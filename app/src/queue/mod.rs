@@ -1,0 +1,21 @@
+//! The durable delivery queue, shared by the pages (Send test event), the ingest API and the
+//! dispatcher: publishing an event (event row + one delivery per subscribed webhook, in one
+//! transaction), claiming due deliveries with a lease, and recording attempts.
+//!
+//! Nothing lives only in memory: the `deliveries` table is the queue. The in-process
+//! [`Wakeup`] only shortens the wait of an idle dispatcher.
+
+mod claim;
+mod publish;
+mod record;
+mod sample;
+mod sql;
+mod status;
+mod wakeup;
+
+pub use claim::{claim_due, load_jobs, next_due_at, Claimed, Job};
+pub use publish::{publish, PublishError, PublishRequest, Published, Targets};
+pub use record::{record_attempts, AttemptOutcome, Next};
+pub use sample::sample_booking;
+pub use status::DeliveryStatus;
+pub use wakeup::Wakeup;

@@ -1,0 +1,27 @@
+//! What server functions and handlers share (server only).
+
+use axum::extract::FromRef;
+use leptos::prelude::*;
+use sea_orm::DatabaseConnection;
+
+use crate::domain::TargetPolicy;
+use crate::error::AppError;
+use crate::queue::Wakeup;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: DatabaseConnection,
+    /// Wakes this process's dispatcher when work is queued.
+    pub wakeup: Wakeup,
+    /// Which webhook targets are allowed (loopback and plain http only in insecure mode).
+    pub policy: TargetPolicy,
+}
+
+/// The state, from a server function's context (provided by `leptos_routes`).
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Internal
+    })
+}

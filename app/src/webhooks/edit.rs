@@ -1,0 +1,257 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::fields::WebhookFields;
+use super::{
+    get_test_outcome, get_webhook, reveal_secret, DeleteWebhook, RotateSecret, SendTestEvent,
+    TestOutcome, UpdateWebhook, WebhookDetail,
+};
+use crate::components::{errors_of, format_duration_ms, format_time, ErrorNotice, FormError};
+use crate::domain::WebhookInput;
+use crate::error::AppError;
+
+#[component]
+pub fn EditWebhookPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
+    let reveal = query.with_untracked(|q| q.get("reveal").is_some());
+    let earlier_test = query.with_untracked(|q| q.get("test"));
+
+    let update = ServerAction::<UpdateWebhook>::new();
+    let rotate = ServerAction::<RotateSecret>::new();
+    let delete = ServerAction::<DeleteWebhook>::new();
+    let test = ServerAction::<SendTestEvent>::new();
+
+    let webhook = Resource::new(
+        move || (id(), rotate.version().get()),
+        move |(id, _)| async move {
+            match id {
+                Some(id) => get_webhook(id, reveal).await,
+                None => Err(AppError::NotFound),
+            }
+        },
+    );
+    let earlier = Resource::new(
+        move || (id(), earlier_test.clone()),
+        |(id, delivery)| async move {
+            match (id, delivery) {
+                (Some(id), Some(delivery_id)) => get_test_outcome(id, delivery_id).await.ok(),
+                _ => None,
+            }
+        },
+    );
+
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let earlier = earlier.await;
+                match webhook.await {
+                    Ok(w) => view! {
+                        <EditView w=w update=update rotate=rotate delete=delete test=test earlier=earlier/>
+                    }
+                    .into_any(),
+                    Err(e) => view! {
+                        <Title text="Webhook · SchedulingKit"/>
+                        <ErrorNotice error=e/>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn EditView(
+    w: WebhookDetail,
+    update: ServerAction<UpdateWebhook>,
+    rotate: ServerAction<RotateSecret>,
+    delete: ServerAction<DeleteWebhook>,
+    test: ServerAction<SendTestEvent>,
+    earlier: Option<TestOutcome>,
+) -> impl IntoView {
+    let errors = errors_of(update);
+    let initial = errors.with_untracked(|e| {
+        if e.echo.is_empty() {
+            w.to_input()
+        } else {
+            WebhookInput::from_echo(e)
+        }
+    });
+    let id = w.id;
+    view! {
+        <Title text=format!("{} · Webhooks · SchedulingKit", w.name)/>
+        <nav class="breadcrumb" aria-label="Breadcrumb">
+            <a href="/settings/webhooks">"Webhooks"</a>
+            " / " {w.name.clone()}
+        </nav>
+        <div class="page-head">
+            <h1>{w.name.clone()}
+                {if w.active {
+                    view! { <span class="badge active">"Active"</span> }.into_any()
+                } else {
+                    view! { <span class="badge paused">"Paused"</span> }.into_any()
+                }}
+            </h1>
+        </div>
+        <div class="edit-layout">
+            <section class="card" aria-labelledby="settings-title">
+                <h2 id="settings-title">"Settings"</h2>
+                <ActionForm action=update>
+                    <input type="hidden" name="id" value=id.to_string()/>
+                    <FormError errors=errors/>
+                    <WebhookFields initial=initial errors=errors/>
+                    <div class="actions">
+                        <button type="submit" class="primary" disabled=move || update.pending().get()>
+                            {move || if update.pending().get() { "Saving…" } else { "Save changes" }}
+                        </button>
+                        <a class="button" href="/settings/webhooks">"Cancel"</a>
+                    </div>
+                </ActionForm>
+                <p class="meta">"Created " {format_time(w.created_at)} " · updated " {format_time(w.updated_at)}</p>
+            </section>
+            <aside class="side">
+                <TestPanel id=id test=test earlier=earlier/>
+                <SecretPanel w=w.clone() rotate=rotate/>
+                <section class="card danger-zone" aria-labelledby="delete-title">
+                    <h2 id="delete-title">"Delete"</h2>
+                    <details>
+                        <summary>"Delete this webhook…"</summary>
+                        <p>"The webhook and its delivery log are removed and nothing more is sent to it. This cannot be undone."</p>
+                        <ActionForm action=delete>
+                            <input type="hidden" name="id" value=id.to_string()/>
+                            <button type="submit" class="danger">"Yes, delete this webhook"</button>
+                        </ActionForm>
+                    </details>
+                </section>
+            </aside>
+        </div>
+    }
+}
+
+#[component]
+fn TestPanel(id: i64, test: ServerAction<SendTestEvent>, earlier: Option<TestOutcome>) -> impl IntoView {
+    let result = move || test.value().get().or_else(|| earlier.clone().map(Ok));
+    view! {
+        <section class="card" aria-labelledby="test-title">
+            <h2 id="test-title">"Send test event"</h2>
+            <p class="hint">"Sends " <code>"webhook.test"</code> " with a sample booking to this webhook only, signed like every other event."</p>
+            <ActionForm action=test>
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit" disabled=move || test.pending().get()>
+                    {move || if test.pending().get() { "Sending…" } else { "Send test event" }}
+                </button>
+            </ActionForm>
+            <div class="test-result" aria-live="polite">
+                {move || result().map(|r| view! { <OutcomeView result=r/> })}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn OutcomeView(result: Result<TestOutcome, AppError>) -> impl IntoView {
+    match result {
+        Err(e) => view! { <p class="outcome failed" role="alert">{e.to_string()}</p> }.into_any(),
+        Ok(o) if !o.finished => view! {
+            <p class="outcome pending">"Sent; no answer yet. The delivery continues in the background."</p>
+        }
+        .into_any(),
+        Ok(o) => {
+            let class = if o.succeeded { "outcome succeeded" } else { "outcome failed" };
+            let status = o.status_code.map(|c| c.to_string()).unwrap_or_default();
+            let duration = o.duration_ms.map(|d| format_duration_ms(d.into())).unwrap_or_default();
+            let headline = match (o.succeeded, o.status_code) {
+                (true, Some(code)) => format!("✓ Delivered: HTTP {code}"),
+                (false, Some(code)) => format!("✗ Failed: HTTP {code}"),
+                (_, None) => "✗ Failed".to_string(),
+            };
+            view! {
+                <div class=class data-status=status>
+                    <p class="headline">{headline} <span class="duration">" in " {duration}</span></p>
+                    {o.error.filter(|_| o.status_code.is_none()).map(|e| view! { <p class="error-text">{e}</p> })}
+                    {o.retry_at.map(|t| view! { <p class="hint">"Next retry at " {format_time(t)}</p> })}
+                    <p class="hint">"Delivery " <code>{o.delivery_id}</code></p>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+fn SecretPanel(w: WebhookDetail, rotate: ServerAction<RotateSecret>) -> impl IntoView {
+    let id = w.id;
+    let masked = w.secret_masked.clone();
+    let shown = RwSignal::new(w.secret.clone());
+    let copied = RwSignal::new(false);
+    let interactive = RwSignal::new(false);
+    Effect::new(move |_| interactive.set(true));
+
+    let toggle = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        if shown.get_untracked().is_some() {
+            shown.set(None);
+        } else {
+            leptos::task::spawn_local(async move {
+                if let Ok(s) = reveal_secret(id).await {
+                    shown.set(Some(s));
+                }
+            });
+        }
+    };
+    let copy = move |_| {
+        leptos::task::spawn_local(async move {
+            let secret = match shown.get_untracked() {
+                Some(s) => Some(s),
+                None => reveal_secret(id).await.ok(),
+            };
+            if let Some(secret) = secret {
+                if copy_to_clipboard(&secret).await {
+                    copied.set(true);
+                }
+            }
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="secret-title">
+            <h2 id="secret-title">"Signing secret"</h2>
+            <p class="hint">"Verify the " <code>"X-Webhook-Signature"</code> " header with it: HMAC-SHA256 of the raw body."</p>
+            <code class="secret" data-testid="secret">{move || shown.get().unwrap_or_else(|| masked.clone())}</code>
+            <div class="actions compact">
+                <a class="button small" href=move || if shown.get().is_some() { "?" } else { "?reveal=1" } on:click=toggle>
+                    {move || if shown.get().is_some() { "Hide" } else { "Reveal" }}
+                </a>
+                <Show when=move || interactive.get()>
+                    <button type="button" class="small" on:click=copy>
+                        {move || if copied.get() { "Copied" } else { "Copy" }}
+                    </button>
+                </Show>
+            </div>
+            {w.previous_secret_until.map(|t| view! {
+                <p class="hint">"The previous secret also signs until " {format_time(t)} "."</p>
+            })}
+            <ActionForm action=rotate>
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit" class="small" disabled=move || rotate.pending().get()>"Rotate secret"</button>
+            </ActionForm>
+            <p class="hint">"After a rotation the previous secret keeps signing for 24 hours, so you can switch without losing events."</p>
+        </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn copy_to_clipboard(text: &str) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let promise = window.navigator().clipboard().write_text(text);
+    wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
+}
+
+#[cfg(not(feature = "hydrate"))]
+async fn copy_to_clipboard(_text: &str) -> bool {
+    false
+}

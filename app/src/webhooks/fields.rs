@@ -1,0 +1,120 @@
+use leptos::prelude::*;
+
+use crate::components::FieldError;
+use crate::domain::{EventFamily, EventType, FieldErrors, WebhookInput, MAX_DESCRIPTION_LEN, MAX_NAME_LEN};
+
+/// The inputs of the create and edit forms (the `<ActionForm>` around them is the page's).
+/// `initial` is what the fields start with: the stored webhook, the defaults, or the user's
+/// own input echoed back after a validation error.
+#[component]
+pub fn WebhookFields(initial: WebhookInput, #[prop(into)] errors: Signal<FieldErrors>) -> impl IntoView {
+    let invalid = move |field: &'static str| move || errors.with(|e| e.get(field).is_some()).to_string();
+    let boxes: Vec<(EventType, RwSignal<bool>)> = EventType::SUBSCRIBABLE
+        .into_iter()
+        .map(|t| (t, RwSignal::new(initial.events.iter().any(|e| e == t.as_str()))))
+        .collect();
+    // "Select all" needs JavaScript, so it only appears once the page is interactive.
+    let interactive = RwSignal::new(false);
+    Effect::new(move |_| interactive.set(true));
+
+    let groups = EventFamily::ALL
+        .into_iter()
+        .map(|family| {
+            let members: Vec<(EventType, RwSignal<bool>)> =
+                boxes.iter().filter(|(t, _)| t.family() == Some(family)).copied().collect();
+            let all = {
+                let m = members.clone();
+                Signal::derive(move || m.iter().all(|(_, s)| s.get()))
+            };
+            let toggle_all = {
+                let m = members.clone();
+                move |ev| {
+                    let on = event_target_checked(&ev);
+                    m.iter().for_each(|(_, s)| s.set(on));
+                }
+            };
+            let key = family.key();
+            view! {
+                <fieldset class="event-group">
+                    <legend>{family.label()}</legend>
+                    <Show when=move || interactive.get()>
+                        <label class="select-all">
+                            <input type="checkbox" data-select-all=key prop:checked=all on:change=toggle_all.clone()/>
+                            " Select all"
+                        </label>
+                    </Show>
+                    {members
+                        .into_iter()
+                        .map(|(t, s)| {
+                            view! {
+                                <label class="event">
+                                    <input type="checkbox" name="events[]" value=t.as_str()
+                                        checked=s.get_untracked() prop:checked=s
+                                        on:change=move |ev| s.set(event_target_checked(&ev))/>
+                                    <span class="event-text">
+                                        <code>{t.as_str()}</code>
+                                        <span class="event-desc">{t.description()}</span>
+                                    </span>
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <div class="field">
+            <label for="name">"Name"</label>
+            <input id="name" name="name" type="text" required maxlength=MAX_NAME_LEN.to_string()
+                placeholder="CRM sync" value=initial.name aria-invalid=invalid("name") aria-describedby="name-error"/>
+            <FieldError errors=errors field="name"/>
+        </div>
+        <div class="field">
+            <label for="url">"URL"</label>
+            <input id="url" name="url" type="url" required placeholder="https://example.com/webhooks/schedulingkit"
+                value=initial.url aria-invalid=invalid("url") aria-describedby="url-hint url-error"/>
+            <p class="hint" id="url-hint">"Where we POST the events. HTTPS only."</p>
+            <FieldError errors=errors field="url"/>
+        </div>
+        <fieldset class="field events" aria-describedby="events-error">
+            <legend>"Events"</legend>
+            <p class="hint">"Choose what this webhook is sent. " <code>"webhook.test"</code>
+                " is never subscribed to: it is sent when you click Send test event."</p>
+            <div class="event-groups">{groups}</div>
+            <FieldError errors=errors field="events"/>
+        </fieldset>
+        <div class="field inline">
+            <label class="toggle">
+                <input type="checkbox" name="active" value="true" checked=initial.active/>
+                " Active"
+            </label>
+            <p class="hint">"A paused webhook is sent nothing."</p>
+        </div>
+        <div class="field-row">
+            <div class="field">
+                <label for="timeout_secs">"Timeout (seconds)"</label>
+                <input id="timeout_secs" name="timeout_secs" type="number" min="1" max="300" step="1"
+                    value=initial.timeout_secs aria-invalid=invalid("timeout_secs")
+                    aria-describedby="timeout_secs-hint timeout_secs-error"/>
+                <p class="hint" id="timeout_secs-hint">"1–300. How long we wait for your endpoint."</p>
+                <FieldError errors=errors field="timeout_secs"/>
+            </div>
+            <div class="field">
+                <label for="retry_attempts">"Retry attempts"</label>
+                <input id="retry_attempts" name="retry_attempts" type="number" min="0" max="10" step="1"
+                    value=initial.retry_attempts aria-invalid=invalid("retry_attempts")
+                    aria-describedby="retry_attempts-hint retry_attempts-error"/>
+                <p class="hint" id="retry_attempts-hint">"0–10. Retries after a failed or timed-out try."</p>
+                <FieldError errors=errors field="retry_attempts"/>
+            </div>
+        </div>
+        <div class="field">
+            <label for="description">"Description " <span class="optional">"(optional)"</span></label>
+            <textarea id="description" name="description" rows="2" maxlength=MAX_DESCRIPTION_LEN.to_string()
+                aria-invalid=invalid("description") aria-describedby="description-error">{initial.description}</textarea>
+            <FieldError errors=errors field="description"/>
+        </div>
+    }
+}

@@ -1,0 +1,16 @@
+//! The webhook settings: list, create, edit, delete, rotate the secret, send a test event.
+
+mod create;
+mod edit;
+mod fields;
+mod list;
+mod model;
+mod server;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use create::CreateWebhookPage;
+pub use edit::EditWebhookPage;
+pub use list::WebhookListPage;
+pub use model::{TestOutcome, WebhookDetail, WebhookSummary};
+pub use server::*;

@@ -1,0 +1,61 @@
+use serde::{Deserialize, Serialize};
+
+use crate::domain::WebhookInput;
+
+/// A row of the webhooks list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSummary {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+/// One webhook, for its edit page. The secret itself is only sent when asked for (Reveal).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDetail {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub description: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub timeout_secs: i32,
+    pub retry_attempts: i32,
+    pub secret_masked: String,
+    pub secret: Option<String>,
+    /// While the previous secret still signs (after a rotation): until when.
+    pub previous_secret_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl WebhookDetail {
+    pub fn to_input(&self) -> WebhookInput {
+        WebhookInput {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            events: self.events.clone(),
+            active: self.active,
+            timeout_secs: self.timeout_secs.to_string(),
+            retry_attempts: self.retry_attempts.to_string(),
+            description: self.description.clone(),
+        }
+    }
+}
+
+/// The first attempt of a test event, as the edit page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    pub delivery_id: String,
+    /// False while no attempt has finished yet.
+    pub finished: bool,
+    pub succeeded: bool,
+    pub status_code: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub error: Option<String>,
+    /// When the next automatic retry is due, if the attempt failed and tries are left.
+    pub retry_at: Option<i64>,
+}

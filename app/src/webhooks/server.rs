@@ -1,0 +1,139 @@
+//! The webhook server functions. Every one acts for the logged-in user's account only: another
+//! account's webhook id is answered exactly like an id that does not exist (`NotFound`).
+
+use leptos::prelude::*;
+
+use super::model::{TestOutcome, WebhookDetail, WebhookSummary};
+use crate::domain::WebhookInput;
+use crate::error::AppError;
+
+/// Assembles the form's fields (an unticked checkbox is simply absent).
+pub fn webhook_input(
+    name: String,
+    url: String,
+    events: Vec<String>,
+    active: Option<String>,
+    timeout_secs: String,
+    retry_attempts: String,
+    description: String,
+) -> WebhookInput {
+    WebhookInput {
+        name,
+        url,
+        events,
+        active: active.is_some_and(|v| v != "false"),
+        timeout_secs,
+        retry_attempts,
+        description,
+    }
+}
+
+#[server(prefix = "/fn", endpoint = "webhooks/list")]
+pub async fn list_webhooks() -> Result<Vec<WebhookSummary>, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let db = crate::state::app_state()?.db;
+    super::ssr::list(&db, user.account_id).await
+}
+
+#[server(prefix = "/fn", endpoint = "webhooks/get")]
+pub async fn get_webhook(id: i64, #[server(default)] reveal: bool) -> Result<WebhookDetail, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let db = crate::state::app_state()?.db;
+    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+    Ok(super::ssr::to_detail(model, reveal))
+}
+
+#[server(prefix = "/fn", endpoint = "webhooks/reveal-secret")]
+pub async fn reveal_secret(id: i64) -> Result<String, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let db = crate::state::app_state()?.db;
+    Ok(super::ssr::find_owned(&db, user.account_id, id).await?.secret)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/fn", endpoint = "webhooks/create")]
+pub async fn create_webhook(
+    #[server(default)] name: String,
+    #[server(default)] url: String,
+    #[server(default)] events: Vec<String>,
+    #[server(default)] active: Option<String>,
+    #[server(default)] timeout_secs: String,
+    #[server(default)] retry_attempts: String,
+    #[server(default)] description: String,
+) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let state = crate::state::app_state()?;
+    let input = webhook_input(name, url, events, active, timeout_secs, retry_attempts, description);
+    let draft = crate::domain::WebhookDraft::parse(&input, state.policy).map_err(AppError::Invalid)?;
+    super::ssr::create(&state.db, user.account_id, &draft).await?;
+    leptos_axum::redirect("/settings/webhooks");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/fn", endpoint = "webhooks/update")]
+pub async fn update_webhook(
+    id: i64,
+    #[server(default)] name: String,
+    #[server(default)] url: String,
+    #[server(default)] events: Vec<String>,
+    #[server(default)] active: Option<String>,
+    #[server(default)] timeout_secs: String,
+    #[server(default)] retry_attempts: String,
+    #[server(default)] description: String,
+) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let state = crate::state::app_state()?;
+    let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+    let input = webhook_input(name, url, events, active, timeout_secs, retry_attempts, description);
+    let draft = crate::domain::WebhookDraft::parse(&input, state.policy).map_err(AppError::Invalid)?;
+    super::ssr::update(&state.db, model, &draft).await?;
+    leptos_axum::redirect("/settings/webhooks");
+    Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "webhooks/delete")]
+pub async fn delete_webhook(id: i64) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let db = crate::state::app_state()?.db;
+    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+    super::ssr::delete(&db, model).await?;
+    leptos_axum::redirect("/settings/webhooks");
+    Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "webhooks/rotate-secret")]
+pub async fn rotate_secret(id: i64) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let db = crate::state::app_state()?.db;
+    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+    super::ssr::rotate(&db, model).await?;
+    Ok(())
+}
+
+/// Sends `webhook.test` to this webhook alone, through the dispatcher, and waits for the first
+/// attempt's outcome (at most the webhook's timeout and a few seconds). A plain form post (no
+/// JavaScript) is redirected back to the edit page, which then shows the outcome.
+#[server(prefix = "/fn", endpoint = "webhooks/send-test")]
+pub async fn send_test_event(id: i64) -> Result<TestOutcome, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let state = crate::state::app_state()?;
+    let outcome = super::ssr::send_test(&state, user.account_id, id).await?;
+    if super::ssr::is_plain_form_post() {
+        leptos_axum::redirect(&format!(
+            "/settings/webhooks/{id}/edit?test={}",
+            outcome.delivery_id
+        ));
+    }
+    Ok(outcome)
+}
+
+/// The outcome of an earlier test event of this webhook.
+#[server(prefix = "/fn", endpoint = "webhooks/test-outcome")]
+pub async fn get_test_outcome(id: i64, delivery_id: String) -> Result<TestOutcome, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let db = crate::state::app_state()?.db;
+    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+    let delivery_id = uuid::Uuid::parse_str(&delivery_id).map_err(|_| AppError::NotFound)?;
+    super::ssr::outcome(&db, model.id, delivery_id).await
+}

@@ -1,0 +1,225 @@
+//! Database work behind the webhook server functions (server only).
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::model::{TestOutcome, WebhookDetail, WebhookSummary};
+use crate::domain::{EventSet, EventType, SigningSecret, WebhookDraft};
+use crate::entities::{attempt, delivery, now_ms, webhook};
+use crate::error::AppError;
+use crate::queue::{self, DeliveryStatus, PublishError, PublishRequest, Targets};
+use crate::state::AppState;
+
+/// How many webhooks one account may have.
+pub const MAX_WEBHOOKS_PER_ACCOUNT: u64 = 100;
+/// After a rotation, the previous secret keeps signing this long.
+pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
+
+fn events_of(model: &webhook::Model) -> Vec<String> {
+    EventSet::from_stored(&model.events)
+        .iter()
+        .map(|t| t.as_str().to_string())
+        .collect()
+}
+
+pub fn to_summary(model: webhook::Model) -> WebhookSummary {
+    WebhookSummary {
+        events: events_of(&model),
+        id: model.id,
+        name: model.name,
+        url: model.url,
+        active: model.active,
+        created_at: model.created_at,
+    }
+}
+
+pub fn to_detail(model: webhook::Model, reveal: bool) -> WebhookDetail {
+    let now = now_ms();
+    WebhookDetail {
+        events: events_of(&model),
+        secret_masked: crate::domain::signing_secret_mask(&model.secret),
+        secret: reveal.then(|| model.secret.clone()),
+        previous_secret_until: model
+            .previous_secret_expires_at
+            .filter(|&t| t > now && model.previous_secret.is_some()),
+        id: model.id,
+        name: model.name,
+        url: model.url,
+        description: model.description,
+        active: model.active,
+        timeout_secs: model.timeout_secs,
+        retry_attempts: model.retry_attempts,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    }
+}
+
+pub async fn list(db: &DatabaseConnection, account_id: i64) -> Result<Vec<WebhookSummary>, AppError> {
+    Ok(webhook::Entity::find()
+        .filter(webhook::Column::AccountId.eq(account_id))
+        .order_by_asc(webhook::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_summary)
+        .collect())
+}
+
+/// The account's webhook with this id; any other id is `NotFound`.
+pub async fn find_owned(db: &DatabaseConnection, account_id: i64, id: i64) -> Result<webhook::Model, AppError> {
+    webhook::Entity::find_by_id(id)
+        .filter(webhook::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn create(db: &DatabaseConnection, account_id: i64, draft: &WebhookDraft) -> Result<webhook::Model, AppError> {
+    let count = webhook::Entity::find()
+        .filter(webhook::Column::AccountId.eq(account_id))
+        .count(db)
+        .await?;
+    if count >= MAX_WEBHOOKS_PER_ACCOUNT {
+        return Err(AppError::Conflict(format!(
+            "An account can have at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks. Delete one you no longer use."
+        )));
+    }
+    let now = now_ms();
+    let model = webhook::ActiveModel {
+        id: Default::default(),
+        account_id: Set(account_id),
+        name: Set(draft.name.clone()),
+        url: Set(draft.url.as_str().to_string()),
+        description: Set(draft.description.clone()),
+        events: Set(draft.events.to_stored()),
+        active: Set(draft.active),
+        timeout_secs: Set(draft.timeout_secs.into()),
+        retry_attempts: Set(draft.retry_attempts.into()),
+        secret: Set(SigningSecret::generate().expose().to_string()),
+        previous_secret: Set(None),
+        previous_secret_expires_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(model)
+}
+
+pub async fn update(db: &DatabaseConnection, model: webhook::Model, draft: &WebhookDraft) -> Result<webhook::Model, AppError> {
+    let mut active: webhook::ActiveModel = model.into();
+    active.name = Set(draft.name.clone());
+    active.url = Set(draft.url.as_str().to_string());
+    active.description = Set(draft.description.clone());
+    active.events = Set(draft.events.to_stored());
+    active.active = Set(draft.active);
+    active.timeout_secs = Set(draft.timeout_secs.into());
+    active.retry_attempts = Set(draft.retry_attempts.into());
+    active.updated_at = Set(now_ms());
+    Ok(active.update(db).await?)
+}
+
+pub async fn delete(db: &DatabaseConnection, model: webhook::Model) -> Result<(), AppError> {
+    webhook::Entity::delete_by_id(model.id).exec(db).await?;
+    Ok(())
+}
+
+/// A new secret; the old one keeps signing (as the previous secret) for 24 hours.
+pub async fn rotate(db: &DatabaseConnection, model: webhook::Model) -> Result<webhook::Model, AppError> {
+    let now = now_ms();
+    let old = model.secret.clone();
+    let mut active: webhook::ActiveModel = model.into();
+    active.secret = Set(SigningSecret::generate().expose().to_string());
+    active.previous_secret = Set(Some(old));
+    active.previous_secret_expires_at = Set(Some(now + ROTATION_OVERLAP_MS));
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
+/// Queues `webhook.test` for one webhook and waits for its first attempt.
+pub async fn send_test(state: &AppState, account_id: i64, id: i64) -> Result<TestOutcome, AppError> {
+    let model = find_owned(&state.db, account_id, id).await?;
+    let data = queue::sample_booking(now_ms());
+    let published = queue::publish(
+        &state.db,
+        &state.wakeup,
+        PublishRequest {
+            account_id,
+            event_type: EventType::WebhookTest,
+            data: &data,
+            idempotency_key: None,
+            targets: Targets::Only(model.id),
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        PublishError::WebhookNotFound => AppError::NotFound,
+        PublishError::Db(db) => db.into(),
+        other => {
+            tracing::error!(error = %other, "test event refused");
+            AppError::Internal
+        }
+    })?;
+    let delivery_id = *published.delivery_ids.first().ok_or(AppError::Internal)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(model.timeout_secs as u64 + 5);
+    loop {
+        let out = outcome(&state.db, model.id, delivery_id).await?;
+        if out.finished || tokio::time::Instant::now() >= deadline {
+            return Ok(out);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The first attempt of one of this webhook's deliveries.
+pub async fn outcome(db: &DatabaseConnection, webhook_id: i64, delivery_id: Uuid) -> Result<TestOutcome, AppError> {
+    let d = delivery::Entity::find_by_id(delivery_id)
+        .filter(delivery::Column::WebhookId.eq(webhook_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let first = attempt::Entity::find()
+        .filter(attempt::Column::DeliveryId.eq(delivery_id))
+        .order_by_asc(attempt::Column::Number)
+        .one(db)
+        .await?;
+    let retry_at = (d.status == DeliveryStatus::Pending.as_str() && d.lease_token.is_none())
+        .then_some(d.next_attempt_at)
+        .flatten();
+    Ok(match first {
+        None => TestOutcome {
+            delivery_id: delivery_id.to_string(),
+            finished: false,
+            succeeded: false,
+            status_code: None,
+            duration_ms: None,
+            error: None,
+            retry_at: None,
+        },
+        Some(a) => TestOutcome {
+            delivery_id: delivery_id.to_string(),
+            finished: true,
+            succeeded: a.error_kind.is_none(),
+            status_code: a.response_status,
+            duration_ms: Some(a.duration_ms),
+            error: a.error_message,
+            retry_at,
+        },
+    })
+}
+
+/// True when the request is a plain HTML form post (JavaScript off), which expects a redirect.
+pub fn is_plain_form_post() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.contains("text/html"))
+        })
+        .unwrap_or(false)
+}

@@ -1,0 +1,23 @@
+//! Database schema, as SeaORM migrations. The same migrations run on SQLite and PostgreSQL.
+//!
+//! Timestamps are stored as `BIGINT` milliseconds since the Unix epoch: the same type and the
+//! same ordering on both engines, and cheap to compare in the delivery queue's hot index.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_accounts;
+mod m20261122_000002_webhooks;
+mod m20261122_000003_delivery_queue;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_accounts::Migration),
+            Box::new(m20261122_000002_webhooks::Migration),
+            Box::new(m20261122_000003_delivery_queue::Migration),
+        ]
+    }
+}

@@ -1,0 +1,263 @@
+//! The dispatcher: claims due deliveries from the queue, sends them, records every attempt.
+//!
+//! * A pool of at most `workers` requests in flight, and at most `per_webhook` per webhook, so
+//!   a slow or hanging endpoint holds only its own slots.
+//! * Claims take a lease (the webhook's timeout plus a grace period): work held by a process
+//!   that dies becomes due again when its lease ends.
+//! * Outcomes are written by one recorder task, which batches whatever has accumulated into a
+//!   single transaction.
+
+mod attempt;
+mod resolver;
+mod retry;
+
+pub use attempt::{call, handle, prepare, CallResult, Prepared, USER_AGENT};
+pub use resolver::GuardedResolver;
+pub use retry::{parse_retry_after, RetrySchedule};
+
+use app::domain::TargetPolicy;
+use app::entities::now_ms;
+use app::queue::{self, AttemptOutcome, Job, Wakeup};
+use sea_orm::{DatabaseConnection, DbErr};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
+
+#[derive(Clone, Debug)]
+pub struct DispatcherConfig {
+    pub workers: usize,
+    pub per_webhook: usize,
+    /// Most deliveries claimed by one query.
+    pub batch_size: u32,
+    pub poll_interval: Duration,
+    /// Added to the webhook's timeout to make the claim's lease.
+    pub lease_grace: Duration,
+    pub retry: RetrySchedule,
+    /// Most bytes of a response body read and stored.
+    pub max_response_bytes: usize,
+    pub policy: TargetPolicy,
+}
+
+impl DispatcherConfig {
+    pub fn new(policy: TargetPolicy, retry: RetrySchedule) -> Self {
+        DispatcherConfig {
+            workers: 256,
+            per_webhook: 16,
+            batch_size: 128,
+            poll_interval: Duration::from_secs(1),
+            lease_grace: Duration::from_secs(30),
+            retry,
+            max_response_bytes: 16 * 1024,
+            policy,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    db: DatabaseConnection,
+    cfg: Arc<DispatcherConfig>,
+    client: reqwest::Client,
+    wakeup: Wakeup,
+    permits: Arc<Semaphore>,
+    in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    slot_freed: Arc<Notify>,
+}
+
+/// The HTTP client all deliveries share: pooled keep-alive connections, no redirects, the
+/// guarded resolver, rustls.
+pub fn delivery_client(policy: TargetPolicy) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(GuardedResolver { policy }))
+        .user_agent(USER_AGENT)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the delivery HTTP client builds")
+}
+
+impl Dispatcher {
+    pub fn new(db: DatabaseConnection, wakeup: Wakeup, cfg: DispatcherConfig) -> Self {
+        Dispatcher {
+            db,
+            client: delivery_client(cfg.policy),
+            permits: Arc::new(Semaphore::new(cfg.workers.max(1))),
+            cfg: Arc::new(cfg),
+            wakeup,
+            in_flight: Arc::default(),
+            slot_freed: Arc::default(),
+        }
+    }
+
+    pub fn config(&self) -> &DispatcherConfig {
+        &self.cfg
+    }
+
+    /// Claims one batch of due deliveries, makes one attempt of each, records the outcomes,
+    /// and returns how many it handled. Tests drive the dispatcher with this, step by step.
+    pub async fn run_once(&self) -> Result<usize, DbErr> {
+        let jobs = self.claim(self.cfg.batch_size).await?;
+        let n = jobs.len();
+        let outcomes = futures::future::join_all(jobs.iter().map(|job| self.attempt(job))).await;
+        queue::record_attempts(&self.db, &outcomes).await?;
+        Ok(n)
+    }
+
+    /// Runs `run_once` until nothing is due (for tests; retries due later are left).
+    pub async fn run_until_idle(&self) -> Result<usize, DbErr> {
+        let mut total = 0;
+        loop {
+            match self.run_once().await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    async fn claim(&self, limit: u32) -> Result<Vec<Job>, DbErr> {
+        let saturated: Vec<i64> = {
+            let map = self.in_flight.lock().expect("in-flight map poisoned");
+            map.iter()
+                .filter(|(_, &n)| n >= self.cfg.per_webhook)
+                .map(|(&id, _)| id)
+                .collect()
+        };
+        let claimed = queue::claim_due(
+            &self.db,
+            now_ms(),
+            limit,
+            self.cfg.lease_grace.as_millis() as i64,
+            &saturated,
+        )
+        .await?;
+        queue::load_jobs(&self.db, &claimed).await
+    }
+
+    async fn attempt(&self, job: &Job) -> AttemptOutcome {
+        let started_at = now_ms();
+        let prepared = prepare(job, self.cfg.policy, started_at);
+        let result = call(&self.client, &prepared, self.cfg.max_response_bytes).await;
+        handle(job, &prepared, result, &self.cfg.retry, started_at)
+    }
+
+    /// The dispatcher's life: claim what is due, send it, sleep until woken or until the next
+    /// delivery is due (at most `poll_interval`). Stops claiming when `shutdown` turns true,
+    /// then waits up to `drain` for the requests in flight.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
+        let (record_tx, record_rx) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_loop(self.db.clone(), record_rx));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let free = self.permits.available_permits().min(self.cfg.batch_size as usize) as u32;
+            let jobs = if free == 0 {
+                Vec::new()
+            } else {
+                match self.claim(free).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming deliveries failed");
+                        Vec::new()
+                    }
+                }
+            };
+            if jobs.is_empty() {
+                let wait = self.idle_wait(free == 0).await;
+                tokio::select! {
+                    _ = self.wakeup.wait() => {}
+                    _ = self.slot_freed.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            for job in jobs {
+                let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                    break;
+                };
+                *self.in_flight.lock().expect("in-flight map poisoned").entry(job.webhook_id).or_default() += 1;
+                let this = self.clone();
+                let tx = record_tx.clone();
+                tokio::spawn(async move {
+                    let outcome = this.attempt(&job).await;
+                    let _ = tx.send(outcome);
+                    {
+                        let mut map = this.in_flight.lock().expect("in-flight map poisoned");
+                        if let Some(n) = map.get_mut(&job.webhook_id) {
+                            *n -= 1;
+                            if *n == 0 {
+                                map.remove(&job.webhook_id);
+                            }
+                        }
+                    }
+                    drop(permit);
+                    this.slot_freed.notify_one();
+                });
+            }
+        }
+        // Graceful stop: wait for the requests in flight (their leases cover them otherwise).
+        let all = self.cfg.workers.max(1) as u32;
+        if tokio::time::timeout(drain, self.permits.acquire_many(all)).await.is_err() {
+            tracing::warn!("stopping with deliveries still in flight; their leases will expire and they will be retried");
+        }
+        drop(record_tx);
+        let _ = recorder.await;
+    }
+
+    /// How long to sleep when nothing was claimed.
+    async fn idle_wait(&self, pool_full: bool) -> Duration {
+        if pool_full {
+            return self.cfg.poll_interval;
+        }
+        match queue::next_due_at(&self.db).await {
+            Ok(Some(due)) => {
+                let in_ms = (due - now_ms()).max(0) as u64;
+                // Due now but not claimable (its webhook is at its cap): wait for a free slot.
+                let in_ms = if in_ms == 0 { self.cfg.poll_interval.as_millis() as u64 } else { in_ms };
+                Duration::from_millis(in_ms).min(self.cfg.poll_interval)
+            }
+            Ok(None) => self.cfg.poll_interval,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the queue failed");
+                self.cfg.poll_interval
+            }
+        }
+    }
+}
+
+/// Writes outcomes as they come, batching whatever has queued up meanwhile into one
+/// transaction. A failed write is retried; if the process dies first, the leases expire and
+/// the deliveries are tried again (at-least-once).
+async fn record_loop(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<AttemptOutcome>) {
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        loop {
+            match queue::record_attempts(&db, &batch).await {
+                Ok(held) => {
+                    let lost = held.iter().filter(|h| !**h).count();
+                    if lost > 0 {
+                        tracing::warn!(lost, "attempts finished after their lease was taken over");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,94 @@
+//! `POST /api/v1/events`: the scheduling app publishes an event; it is fanned out to the
+//! account's subscribed webhooks and answered `202` once stored.
+
+use app::domain::EventType;
+use app::queue::{self, PublishError, PublishRequest, Targets};
+use app::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::api_error::ApiError;
+use super::auth::ApiAccount;
+
+/// The largest request body accepted (bigger ones get `413`).
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+pub async fn publish_event(
+    State(state): State<AppState>,
+    account: ApiAccount,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = axum::body::to_bytes(body, MAX_EVENT_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The request body is larger than {} KiB.", MAX_EVENT_BYTES / 1024),
+        )
+    })?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {e}."))
+    })?;
+    let Value::Object(obj) = &value else {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "The body must be a JSON object: {\"event\": \"booking.created\", \"data\": {…}}.",
+        ));
+    };
+    let event_type = match obj.get("event") {
+        Some(Value::String(name)) => {
+            EventType::parse(name).map_err(|m| ApiError::unprocessable("unknown_event_type", m))?
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "unknown_event_type",
+                "`event` must be one of the event type names, e.g. \"booking.created\".",
+            ))
+        }
+    };
+    let data = match obj.get("data") {
+        Some(d @ Value::Object(_)) => d,
+        _ => return Err(ApiError::unprocessable("invalid_data", "`data` must be a JSON object.")),
+    };
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "The Idempotency-Key must be visible ASCII.")
+        })?),
+    };
+
+    let published = queue::publish(
+        &state.db,
+        &state.wakeup,
+        PublishRequest {
+            account_id: account.account_id,
+            event_type,
+            data,
+            idempotency_key,
+            targets: Targets::Subscribed,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        PublishError::BadIdempotencyKey => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", e.to_string())
+        }
+        PublishError::DataNotObject => ApiError::unprocessable("invalid_data", e.to_string()),
+        other => ApiError::internal(other),
+    })?;
+
+    let mut res = (
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": published.event_id.to_string(), "deliveries": published.deliveries })),
+    )
+        .into_response();
+    if published.replayed {
+        res.headers_mut()
+            .insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(res)
+}

@@ -1,0 +1,51 @@
+//! The HTTP surface: pages and server functions (with sessions), the JSON API (bearer keys
+//! only, no cookies), and health.
+
+mod api_error;
+mod auth;
+mod guard;
+mod ingest;
+
+pub use api_error::ApiError;
+pub use ingest::MAX_EVENT_BYTES;
+
+use app::session_store::DbSessionStore;
+use app::state::AppState;
+use app::{shell, App};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_sessions::cookie::{time::Duration as CookieDuration, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "skw_session";
+
+pub fn router(state: AppState, secure_cookies: bool) -> Router {
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure_cookies)
+        .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)));
+
+    let routes = generate_route_list(App);
+    let pages = Router::new()
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(guard::page_access))
+        .layer(sessions)
+        .with_state(state.clone());
+
+    let api = Router::new()
+        .route("/api/v1/events", post(ingest::publish_event))
+        .with_state(state);
+
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(api)
+        .merge(pages)
+}

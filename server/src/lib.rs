@@ -1,0 +1,139 @@
+//! The `schedulingkit-webhooks` server: wires the web app (`app` crate) into axum, runs the
+//! JSON API and the dispatcher, and offers the CLI's commands.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod dispatcher;
+pub mod http;
+
+use app::domain::TargetPolicy;
+use app::queue::Wakeup;
+use app::state::AppState;
+use leptos::prelude::LeptosOptions;
+use sea_orm::DatabaseConnection;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use config::{Role, ServeArgs};
+use dispatcher::{Dispatcher, DispatcherConfig};
+
+/// A started server: its address and handles to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub wakeup: Wakeup,
+    shutdown: watch::Sender<bool>,
+    web: Option<JoinHandle<()>>,
+    dispatcher: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests and claiming deliveries, lets in-flight work finish (within
+    /// `drain`), and returns when everything has stopped.
+    pub async fn stop(mut self, drain: Duration) {
+        let _ = self.shutdown.send(true);
+        if let Some(web) = self.web.take() {
+            let _ = tokio::time::timeout(drain, web).await;
+        }
+        if let Some(d) = self.dispatcher.take() {
+            let _ = d.await;
+        }
+    }
+
+    /// Waits until a stop was asked for elsewhere and everything has stopped.
+    pub async fn wait(mut self) {
+        if let Some(web) = self.web.take() {
+            let _ = web.await;
+        }
+        if let Some(d) = self.dispatcher.take() {
+            let _ = d.await;
+        }
+    }
+
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+pub fn dispatcher_config(args: &ServeArgs) -> DispatcherConfig {
+    let mut cfg = DispatcherConfig::new(policy(args), args.retry_schedule.clone());
+    cfg.workers = args.workers.max(1);
+    cfg.per_webhook = args.per_webhook_concurrency.max(1);
+    cfg.poll_interval = Duration::from_millis(args.poll_interval_ms.max(10));
+    cfg
+}
+
+pub fn policy(args: &ServeArgs) -> TargetPolicy {
+    TargetPolicy {
+        allow_insecure: args.allow_insecure_targets,
+    }
+}
+
+/// Serves on `listener` and, unless the role is web-only, runs the dispatcher.
+pub async fn start(db: DatabaseConnection, args: &ServeArgs, listener: TcpListener) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let wakeup = Wakeup::default();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+
+    let web = if args.role != Role::Worker {
+        let leptos_options = LeptosOptions::builder()
+            .output_name(app::OUTPUT_NAME)
+            .site_root(args.site_root.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let state = AppState {
+            leptos_options,
+            db: db.clone(),
+            wakeup: wakeup.clone(),
+            policy: policy(args),
+        };
+        let router = http::router(state, args.secure_cookies());
+        let mut rx = shutdown_rx.clone();
+        Some(tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "the web server stopped");
+            }
+        }))
+    } else {
+        None
+    };
+
+    let dispatcher = if args.role != Role::Web {
+        let d = Dispatcher::new(db.clone(), wakeup.clone(), dispatcher_config(args));
+        Some(tokio::spawn(d.run(shutdown_rx, Duration::from_secs(10))))
+    } else {
+        None
+    };
+
+    // Expired login sessions are removed hourly.
+    let store = app::session_store::DbSessionStore::new(db.clone());
+    let mut rx = shutdown.subscribe();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = rx.wait_for(|stop| *stop) => return,
+            }
+        }
+    });
+
+    Ok(Running {
+        addr,
+        db,
+        wakeup,
+        shutdown,
+        web,
+        dispatcher,
+    })
+}

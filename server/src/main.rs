@@ -1,0 +1,116 @@
+use clap::Parser;
+use server::config::{AccountCommand, ApiKeyCommand, Cli, Command, ServeArgs};
+use std::io::BufRead;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+
+    let db = match server::db::connect(&cli.database_url).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: cannot open the database at {}: {e}", redact(&cli.database_url));
+            return ExitCode::FAILURE;
+        }
+    };
+
+    match cli.command.unwrap_or_else(|| Command::Serve(Box::default())) {
+        Command::Migrate => {
+            println!("database is up to date");
+            ExitCode::SUCCESS
+        }
+        Command::Account(AccountCommand::Create { email }) => {
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line).is_err() {
+                eprintln!("error: could not read the password from standard input");
+                return ExitCode::FAILURE;
+            }
+            report(server::cli::create_account(&db, &email, &line).await)
+        }
+        Command::ApiKey(ApiKeyCommand::Create { account, name }) => {
+            report(server::cli::create_api_key(&db, &account, &name).await)
+        }
+        Command::Serve(args) => serve(db, *args).await,
+    }
+}
+
+fn report(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> ExitCode {
+    if args.allow_insecure_targets {
+        tracing::warn!("SKW_ALLOW_INSECURE_TARGETS is on: webhooks may target http:// and this machine");
+    }
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match server::start(db, &args, listener).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("SchedulingKit webhooks listening on http://{}", running.addr);
+    let stop = running.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and deliveries in flight");
+        let _ = stop.send(true);
+    });
+    running.wait().await;
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SKW_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("SKW_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
