@@ -91,3 +91,40 @@ impl From<tower_sessions::session::Error> for AppError {
         AppError::Internal
     }
 }
+
+impl AppError {
+    /// The HTTP status that fits.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Transport(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// Gives a server function's error response the status that fits it (404 for another
+/// account's id, 422 for invalid input, …) when it is called as an API. A plain HTML form post
+/// keeps leptos' redirect back to the form, which then shows the error.
+#[cfg(feature = "ssr")]
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    use leptos::prelude::use_context;
+    if let Err(e) = &result {
+        let plain_form = use_context::<http::request::Parts>().is_some_and(|p| {
+            p.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        if !plain_form {
+            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                res.set_status(e.status());
+            }
+        }
+    }
+    result
+}

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The SchedulingKit webhooks web app: the HTML shell, the routes and pages, the server
 //! functions behind them, and the domain they share with the dispatcher.
 //!
@@ -54,6 +55,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Marks the page as interactive once hydrated (browser tests wait for it).
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Title text="SchedulingKit webhooks"/>

@@ -76,7 +76,12 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(Users::AccountId).big_integer().not_null())
-                    .col(ColumnDef::new(Users::Email).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::Email)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::PasswordHash).string().not_null())
                     .col(ColumnDef::new(Users::CreatedAt).big_integer().not_null())
                     .foreign_key(
@@ -102,7 +107,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Sessions::Table)
-                    .col(ColumnDef::new(Sessions::Id).string().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Sessions::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Sessions::Data).text().not_null())
                     .col(ColumnDef::new(Sessions::ExpiresAt).big_integer().not_null())
                     .to_owned(),
@@ -132,7 +142,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(ApiKeys::AccountId).big_integer().not_null())
                     .col(ColumnDef::new(ApiKeys::Name).string().not_null())
                     .col(ColumnDef::new(ApiKeys::Prefix).string().not_null())
-                    .col(ColumnDef::new(ApiKeys::KeyHash).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(ApiKeys::KeyHash)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(ApiKeys::CreatedAt).big_integer().not_null())
                     .col(ColumnDef::new(ApiKeys::LastUsedAt).big_integer().null())
                     .col(ColumnDef::new(ApiKeys::RevokedAt).big_integer().null())

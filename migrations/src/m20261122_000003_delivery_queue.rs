@@ -109,19 +109,44 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Deliveries::Table)
-                    .col(ColumnDef::new(Deliveries::Id).uuid().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Deliveries::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Deliveries::EventId).uuid().not_null())
-                    .col(ColumnDef::new(Deliveries::WebhookId).big_integer().not_null())
-                    .col(ColumnDef::new(Deliveries::AccountId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Deliveries::WebhookId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Deliveries::AccountId)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Deliveries::EventType).string().not_null())
                     .col(ColumnDef::new(Deliveries::Status).string().not_null())
-                    .col(ColumnDef::new(Deliveries::AttemptCount).integer().not_null())
-                    .col(ColumnDef::new(Deliveries::NextAttemptAt).big_integer().null())
+                    .col(
+                        ColumnDef::new(Deliveries::AttemptCount)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Deliveries::NextAttemptAt)
+                            .big_integer()
+                            .null(),
+                    )
                     .col(ColumnDef::new(Deliveries::LeaseToken).big_integer().null())
                     .col(ColumnDef::new(Deliveries::LastStatusCode).integer().null())
                     .col(ColumnDef::new(Deliveries::LastError).text().null())
                     .col(ColumnDef::new(Deliveries::LastDurationMs).integer().null())
-                    .col(ColumnDef::new(Deliveries::CreatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Deliveries::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Deliveries::CompletedAt).big_integer().null())
                     .foreign_key(
                         ForeignKey::create()

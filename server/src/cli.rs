@@ -4,11 +4,18 @@ use app::domain::{Email, Password};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 /// Creates an account; the password comes from `password_line` (stdin's first line).
-pub async fn create_account(db: &DatabaseConnection, email: &str, password_line: &str) -> Result<String, String> {
+pub async fn create_account(
+    db: &DatabaseConnection,
+    email: &str,
+    password_line: &str,
+) -> Result<String, String> {
     let email = Email::parse(email)?;
     let password = Password::parse(password_line.trim_end_matches(['\r', '\n']))?;
     match app::auth::ssr::create_account(db, &email, &password).await {
-        Ok(user) => Ok(format!("created account {} for {}", user.account_id, user.email)),
+        Ok(user) => Ok(format!(
+            "created account {} for {}",
+            user.account_id, user.email
+        )),
         Err(app::auth::ssr::CreateAccountError::EmailTaken) => {
             Err(format!("an account with {} already exists", email.as_str()))
         }
@@ -17,7 +24,11 @@ pub async fn create_account(db: &DatabaseConnection, email: &str, password_line:
 }
 
 /// Creates an API key for the account of the user with this e-mail; returns the key.
-pub async fn create_api_key(db: &DatabaseConnection, email: &str, name: &str) -> Result<String, String> {
+pub async fn create_api_key(
+    db: &DatabaseConnection,
+    email: &str,
+    name: &str,
+) -> Result<String, String> {
     let email = Email::parse(email)?;
     let user = app::entities::user::Entity::find()
         .filter(app::entities::user::Column::Email.eq(email.as_str()))

@@ -10,7 +10,11 @@ use crate::dispatcher::RetrySchedule;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/schedulingkit-webhooks.db";
 
 #[derive(Debug, Parser)]
-#[command(name = "schedulingkit-webhooks", version, about = "SchedulingKit webhooks: the settings pages, the ingest API and the dispatcher.")]
+#[command(
+    name = "schedulingkit-webhooks",
+    version,
+    about = "SchedulingKit webhooks: the settings pages, the ingest API and the dispatcher."
+)]
 pub struct Cli {
     /// Database: `sqlite://path/to/file.db` (created if missing) or `postgres://user@host/db`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]

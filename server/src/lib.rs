@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The `schedulingkit-webhooks` server: wires the web app (`app` crate) into axum, runs the
 //! JSON API and the dispatcher, and offers the CLI's commands.
 
@@ -74,7 +75,11 @@ pub fn policy(args: &ServeArgs) -> TargetPolicy {
 }
 
 /// Serves on `listener` and, unless the role is web-only, runs the dispatcher.
-pub async fn start(db: DatabaseConnection, args: &ServeArgs, listener: TcpListener) -> std::io::Result<Running> {
+pub async fn start(
+    db: DatabaseConnection,
+    args: &ServeArgs,
+    listener: TcpListener,
+) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let wakeup = Wakeup::default();
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -98,7 +103,10 @@ pub async fn start(db: DatabaseConnection, args: &ServeArgs, listener: TcpListen
             let stop = async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::error!(error = %e, "the web server stopped");
             }
         }))

@@ -11,12 +11,18 @@ async fn main() -> ExitCode {
     let db = match server::db::connect(&cli.database_url).await {
         Ok(db) => db,
         Err(e) => {
-            eprintln!("error: cannot open the database at {}: {e}", redact(&cli.database_url));
+            eprintln!(
+                "error: cannot open the database at {}: {e}",
+                redact(&cli.database_url)
+            );
             return ExitCode::FAILURE;
         }
     };
 
-    match cli.command.unwrap_or_else(|| Command::Serve(Box::default())) {
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Box::default()))
+    {
         Command::Migrate => {
             println!("database is up to date");
             ExitCode::SUCCESS
@@ -51,7 +57,9 @@ fn report(result: Result<String, String>) -> ExitCode {
 
 async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> ExitCode {
     if args.allow_insecure_targets {
-        tracing::warn!("SKW_ALLOW_INSECURE_TARGETS is on: webhooks may target http:// and this machine");
+        tracing::warn!(
+            "SKW_ALLOW_INSECURE_TARGETS is on: webhooks may target http:// and this machine"
+        );
     }
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(l) => l,
@@ -67,7 +75,10 @@ async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("SchedulingKit webhooks listening on http://{}", running.addr);
+    println!(
+        "SchedulingKit webhooks listening on http://{}",
+        running.addr
+    );
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -95,8 +106,11 @@ async fn shutdown_signal() {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SKW_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("SKW_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("SKW_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {

@@ -32,35 +32,55 @@ pub struct NewApiKey {
 
 #[server(prefix = "/fn", endpoint = "api-keys/list")]
 pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    ssr::list(&db, user.account_id).await
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            ssr::list(&db, user.account_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "api-keys/create")]
 pub async fn create_api_key(#[server(default)] name: String) -> Result<NewApiKey, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    let name = ssr::parse_name(&name).map_err(|e| AppError::field("name", e))?;
-    let created = ssr::create(&db, user.account_id, &name).await?;
-    if crate::webhooks::ssr::is_plain_form_post() {
-        // Without JavaScript the page is reloaded: hand the key over through the session, once.
-        ssr::stash_new_key(&created).await?;
-        leptos_axum::redirect("/settings/api-keys");
-    }
-    Ok(created)
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            let name = ssr::parse_name(&name).map_err(|e| AppError::field("name", e))?;
+            let created = ssr::create(&db, user.account_id, &name).await?;
+            if crate::webhooks::ssr::is_plain_form_post() {
+                // Without JavaScript the page is reloaded: hand the key over through the session, once.
+                ssr::stash_new_key(&created).await?;
+                leptos_axum::redirect("/settings/api-keys");
+            }
+            Ok(created)
+        }
+        .await,
+    )
 }
 
 /// The key created by the previous (plain form) request, if any; it is forgotten once read.
 #[server(prefix = "/fn", endpoint = "api-keys/take-new")]
 pub async fn take_new_api_key() -> Result<Option<NewApiKey>, AppError> {
-    crate::auth::ssr::require_user().await?;
-    ssr::take_new_key().await
+    crate::error::with_status(
+        async move {
+            crate::auth::ssr::require_user().await?;
+            ssr::take_new_key().await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "api-keys/revoke")]
 pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    ssr::revoke(&db, user.account_id, id).await
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            ssr::revoke(&db, user.account_id, id).await
+        }
+        .await,
+    )
 }

@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{list_api_keys, take_new_api_key, ApiKeySummary, CreateApiKey, NewApiKey, RevokeApiKey};
+use super::{
+    list_api_keys, take_new_api_key, ApiKeySummary, CreateApiKey, NewApiKey, RevokeApiKey,
+};
 use crate::components::{errors_of, format_time, ErrorNotice, FieldError, FormError};
 
 #[component]

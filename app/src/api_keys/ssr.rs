@@ -34,7 +34,11 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-pub async fn create(db: &DatabaseConnection, account_id: i64, name: &str) -> Result<NewApiKey, DbErr> {
+pub async fn create(
+    db: &DatabaseConnection,
+    account_id: i64,
+    name: &str,
+) -> Result<NewApiKey, DbErr> {
     let key = generate_key();
     let res = api_key::Entity::insert(api_key::ActiveModel {
         id: Default::default(),
@@ -56,7 +60,10 @@ pub async fn create(db: &DatabaseConnection, account_id: i64, name: &str) -> Res
 }
 
 /// The account a presented key acts for, if the key exists and is not revoked.
-pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Option<api_key::Model>, DbErr> {
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    key: &str,
+) -> Result<Option<api_key::Model>, DbErr> {
     if !key.starts_with(KEY_PREFIX) || key.len() > 128 {
         return Ok(None);
     }
@@ -81,7 +88,10 @@ pub async fn touch(db: &DatabaseConnection, key: &api_key::Model) -> Result<(), 
     Ok(())
 }
 
-pub async fn list(db: &DatabaseConnection, account_id: i64) -> Result<Vec<ApiKeySummary>, AppError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    account_id: i64,
+) -> Result<Vec<ApiKeySummary>, AppError> {
     Ok(api_key::Entity::find()
         .filter(api_key::Column::AccountId.eq(account_id))
         .order_by_desc(api_key::Column::Id)
@@ -122,10 +132,16 @@ pub async fn revoke(db: &DatabaseConnection, account_id: i64, id: i64) -> Result
 }
 
 pub async fn stash_new_key(key: &NewApiKey) -> Result<(), AppError> {
-    crate::auth::ssr::session().await?.insert(NEW_KEY_SESSION_KEY, key).await?;
+    crate::auth::ssr::session()
+        .await?
+        .insert(NEW_KEY_SESSION_KEY, key)
+        .await?;
     Ok(())
 }
 
 pub async fn take_new_key() -> Result<Option<NewApiKey>, AppError> {
-    Ok(crate::auth::ssr::session().await?.remove::<NewApiKey>(NEW_KEY_SESSION_KEY).await?)
+    Ok(crate::auth::ssr::session()
+        .await?
+        .remove::<NewApiKey>(NEW_KEY_SESSION_KEY)
+        .await?)
 }

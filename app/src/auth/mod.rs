@@ -22,61 +22,85 @@ pub struct CurrentUser {
 /// Where to go after logging in: a path on this site, never another origin.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
         _ => "/settings/webhooks".to_string(),
     }
 }
 
 #[server(prefix = "/fn", endpoint = "auth/me")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    ssr::optional_user().await
+    crate::error::with_status(async move { ssr::optional_user().await }.await)
 }
 
 #[server(prefix = "/fn", endpoint = "auth/signup")]
 pub async fn signup(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::domain::{Email, FieldErrors, Password};
-    let echo = vec![("email".to_string(), email.clone())];
-    let mut errors = FieldErrors::new();
-    let email = Email::parse(&email).map_err(|e| errors.add("email", e)).ok();
-    let password = Password::parse(&password).map_err(|e| errors.add("password", e)).ok();
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(AppError::Invalid(errors.with_echo(echo)));
-    };
-    let state = crate::state::app_state()?;
-    let user = match ssr::create_account(&state.db, &email, &password).await {
-        Ok(user) => user,
-        Err(ssr::CreateAccountError::EmailTaken) => {
+    crate::error::with_status(
+        async move {
+            use crate::domain::{Email, FieldErrors, Password};
+            let echo = vec![("email".to_string(), email.clone())];
             let mut errors = FieldErrors::new();
-            errors.add("email", "An account with this e-mail already exists. Log in instead.");
-            return Err(AppError::Invalid(errors.with_echo(echo)));
-        }
-        Err(ssr::CreateAccountError::Db(e)) => return Err(e.into()),
-    };
-    ssr::start_session(&user).await?;
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
-}
-
-#[server(prefix = "/fn", endpoint = "auth/login")]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::domain::FieldErrors;
-    let state = crate::state::app_state()?;
-    match ssr::authenticate(&state.db, &email, &password).await? {
-        Some(user) => {
+            let email = Email::parse(&email)
+                .map_err(|e| errors.add("email", e))
+                .ok();
+            let password = Password::parse(&password)
+                .map_err(|e| errors.add("password", e))
+                .ok();
+            let (Some(email), Some(password)) = (email, password) else {
+                return Err(AppError::Invalid(errors.with_echo(echo)));
+            };
+            let state = crate::state::app_state()?;
+            let user = match ssr::create_account(&state.db, &email, &password).await {
+                Ok(user) => user,
+                Err(ssr::CreateAccountError::EmailTaken) => {
+                    let mut errors = FieldErrors::new();
+                    errors.add(
+                        "email",
+                        "An account with this e-mail already exists. Log in instead.",
+                    );
+                    return Err(AppError::Invalid(errors.with_echo(echo)));
+                }
+                Err(ssr::CreateAccountError::Db(e)) => return Err(e.into()),
+            };
             ssr::start_session(&user).await?;
             leptos_axum::redirect(&safe_next(next.as_deref()));
             Ok(())
         }
-        None => Err(AppError::Invalid(
-            FieldErrors::form("Incorrect e-mail or password.")
-                .with_echo(vec![("email".to_string(), email)]),
-        )),
-    }
+        .await,
+    )
+}
+
+#[server(prefix = "/fn", endpoint = "auth/login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    crate::error::with_status(
+        async move {
+            use crate::domain::FieldErrors;
+            let state = crate::state::app_state()?;
+            match ssr::authenticate(&state.db, &email, &password).await? {
+                Some(user) => {
+                    ssr::start_session(&user).await?;
+                    leptos_axum::redirect(&safe_next(next.as_deref()));
+                    Ok(())
+                }
+                None => Err(AppError::Invalid(
+                    FieldErrors::form("Incorrect e-mail or password.")
+                        .with_echo(vec![("email".to_string(), email)]),
+                )),
+            }
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    ssr::end_session().await?;
-    leptos_axum::redirect("/login");
-    Ok(())
+    crate::error::with_status(
+        async move {
+            ssr::end_session().await?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
 }

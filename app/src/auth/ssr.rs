@@ -1,8 +1,12 @@
 //! Password hashing, account creation and the session (server only).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+};
 use tower_sessions::Session;
 
 use super::CurrentUser;
@@ -39,7 +43,11 @@ async fn verify_password(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -146,11 +154,14 @@ pub async fn optional_user() -> Result<Option<CurrentUser>, AppError> {
         return Ok(None);
     };
     let db = crate::state::app_state()?.db;
-    Ok(user::Entity::find_by_id(user_id).one(&db).await?.map(|u| CurrentUser {
-        id: u.id,
-        account_id: u.account_id,
-        email: u.email,
-    }))
+    Ok(user::Entity::find_by_id(user_id)
+        .one(&db)
+        .await?
+        .map(|u| CurrentUser {
+            id: u.id,
+            account_id: u.account_id,
+            email: u.email,
+        }))
 }
 
 /// The logged-in user, or `Unauthorized`.

@@ -11,7 +11,12 @@ pub fn Header() -> impl IntoView {
     let user = Resource::new(move || location.pathname.get(), |_| get_current_user());
     let logout = ServerAction::<Logout>::new();
     let section = move |prefix: &'static str| {
-        move || location.pathname.with(|p| p.starts_with(prefix)).then_some("page")
+        move || {
+            location
+                .pathname
+                .with(|p| p.starts_with(prefix))
+                .then_some("page")
+        }
     };
     view! {
         <header class="topbar">

@@ -8,4 +8,4 @@ mod time;
 pub use error_notice::ErrorNotice;
 pub use field_error::{errors_of, FieldError, FormError};
 pub use header::Header;
-pub use time::{format_time, format_duration_ms};
+pub use time::{format_duration_ms, format_time};

@@ -41,7 +41,11 @@ pub enum EventFamily {
 }
 
 impl EventFamily {
-    pub const ALL: [EventFamily; 3] = [EventFamily::Event, EventFamily::Booking, EventFamily::Payment];
+    pub const ALL: [EventFamily; 3] = [
+        EventFamily::Event,
+        EventFamily::Booking,
+        EventFamily::Payment,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -145,9 +149,9 @@ impl EventType {
             | EventType::EventRescheduled
             | EventType::EventReminder
             | EventType::EventFollowUp => Some(EventFamily::Event),
-            EventType::BookingCreated | EventType::BookingConfirmed | EventType::BookingCancelled => {
-                Some(EventFamily::Booking)
-            }
+            EventType::BookingCreated
+            | EventType::BookingConfirmed
+            | EventType::BookingCancelled => Some(EventFamily::Booking),
             EventType::PaymentCompleted | EventType::PaymentFailed | EventType::PaymentRefunded => {
                 Some(EventFamily::Payment)
             }
@@ -226,7 +230,10 @@ impl EventSet {
     }
 
     pub fn to_stored(self) -> String {
-        self.iter().map(EventType::as_str).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(EventType::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn contains(self, t: EventType) -> bool {
@@ -234,7 +241,9 @@ impl EventSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = EventType> {
-        EventType::SUBSCRIBABLE.into_iter().filter(move |t| self.contains(*t))
+        EventType::SUBSCRIBABLE
+            .into_iter()
+            .filter(move |t| self.contains(*t))
     }
 
     pub fn len(self) -> usize {
@@ -262,7 +271,13 @@ mod tests {
 
     #[test]
     fn unknown_and_near_miss_names_are_refused() {
-        for bad in ["", "booking", "Booking.Created", "booking.created ", "event.followup"] {
+        for bad in [
+            "",
+            "booking",
+            "Booking.Created",
+            "booking.created ",
+            "event.followup",
+        ] {
             assert!(EventType::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
@@ -272,7 +287,8 @@ mod tests {
         assert!(EventSet::parse(&["webhook.test"]).is_err());
         assert!(EventSet::parse::<&str>(&[]).is_err());
         assert!(EventSet::parse(&["nope"]).is_err());
-        let set = EventSet::parse(&["payment.failed", "booking.created", "booking.created"]).unwrap();
+        let set =
+            EventSet::parse(&["payment.failed", "booking.created", "booking.created"]).unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(set.to_stored(), "booking.created,payment.failed");
         assert_eq!(EventSet::from_stored(&set.to_stored()), set);

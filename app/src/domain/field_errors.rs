@@ -64,7 +64,13 @@ impl FieldErrors {
     pub fn summary(&self) -> String {
         self.errors
             .iter()
-            .map(|(f, m)| if f.is_empty() { m.clone() } else { format!("{f}: {m}") })
+            .map(|(f, m)| {
+                if f.is_empty() {
+                    m.clone()
+                } else {
+                    format!("{f}: {m}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }

@@ -22,8 +22,14 @@ pub fn seed_signature(secret: &SigningSecret, body: &[u8]) -> String {
 }
 
 /// One `v1,<base64>` entry of the `webhook-signature` header.
-pub fn standard_signature(secret: &SigningSecret, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(&secret.key_bytes()).expect("HMAC takes any key length");
+pub fn standard_signature(
+    secret: &SigningSecret,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    let mut mac =
+        HmacSha256::new_from_slice(&secret.key_bytes()).expect("HMAC takes any key length");
     mac.update(msg_id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -53,7 +59,9 @@ mod tests {
         let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let sig = seed_signature(&secret, b"{}");
         assert_eq!(sig.len(), 64);
-        assert!(sig.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        assert!(sig
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
         assert_ne!(sig, seed_signature(&secret, b"{} "));
     }
 }

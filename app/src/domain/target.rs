@@ -41,7 +41,11 @@ pub fn classify_ip(ip: IpAddr) -> Option<&'static str> {
 }
 
 fn in_v4(ip: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
@@ -72,7 +76,11 @@ fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn in_v6(ip: Ipv6Addr, net: [u16; 8], prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
     (u128::from(ip) & mask) == (u128::from(Ipv6Addr::from(net)) & mask)
 }
 
@@ -89,7 +97,8 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
     };
     // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry an IPv4 address that is
     // what is really reached: judge that one.
-    if in_v6(ip, [0, 0, 0, 0, 0, 0xffff, 0, 0], 96) || in_v6(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96)
+    if in_v6(ip, [0, 0, 0, 0, 0, 0xffff, 0, 0], 96)
+        || in_v6(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96)
     {
         return classify_v4(embedded_v4(ip));
     }
@@ -98,7 +107,11 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
         ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "NAT64 local-use"),
         ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only"),
         ([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32, "documentation"),
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, "IETF protocol assignment"),
+        (
+            [0x2001, 0, 0, 0, 0, 0, 0, 0],
+            23,
+            "IETF protocol assignment",
+        ),
         ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, "6to4"),
         ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation"),
         ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique-local (private)"),
@@ -156,7 +169,14 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ip in ["1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert_eq!(kind(ip), None, "{ip}");
         }
     }

@@ -42,7 +42,11 @@ impl WebhookInput {
             ("retry_attempts".to_string(), self.retry_attempts.clone()),
             ("description".to_string(), self.description.clone()),
         ];
-        echo.extend(self.events.iter().map(|e| ("events".to_string(), e.clone())));
+        echo.extend(
+            self.events
+                .iter()
+                .map(|e| ("events".to_string(), e.clone())),
+        );
         echo
     }
 
@@ -52,8 +56,14 @@ impl WebhookInput {
             url: errors.echoed("url").unwrap_or_default().to_string(),
             events: errors.echoed_all("events"),
             active: errors.echoed("active") == Some("true"),
-            timeout_secs: errors.echoed("timeout_secs").unwrap_or_default().to_string(),
-            retry_attempts: errors.echoed("retry_attempts").unwrap_or_default().to_string(),
+            timeout_secs: errors
+                .echoed("timeout_secs")
+                .unwrap_or_default()
+                .to_string(),
+            retry_attempts: errors
+                .echoed("retry_attempts")
+                .unwrap_or_default()
+                .to_string(),
             description: errors.echoed("description").unwrap_or_default().to_string(),
         }
     }
@@ -67,7 +77,9 @@ fn parse_bounded(input: &str, default: i64, min: i64, max: i64, what: &str) -> R
     match s.parse::<i64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         Ok(_) => Err(format!("{what} must be between {min} and {max}.")),
-        Err(_) => Err(format!("{what} must be a whole number between {min} and {max}.")),
+        Err(_) => Err(format!(
+            "{what} must be a whole number between {min} and {max}."
+        )),
     }
 }
 
@@ -80,7 +92,10 @@ impl WebhookDraft {
         if name.is_empty() {
             errors.add("name", "Give the webhook a name.");
         } else if name.chars().count() > MAX_NAME_LEN {
-            errors.add("name", format!("Use at most {MAX_NAME_LEN} characters for the name."));
+            errors.add(
+                "name",
+                format!("Use at most {MAX_NAME_LEN} characters for the name."),
+            );
         } else if name.chars().any(char::is_control) {
             errors.add("name", "The name cannot contain control characters.");
         }
@@ -93,12 +108,24 @@ impl WebhookDraft {
             .map_err(|e| errors.add("events", e))
             .ok();
 
-        let timeout = parse_bounded(&input.timeout_secs, DEFAULT_TIMEOUT_SECS.into(), 1, 300, "Timeout")
-            .map_err(|e| errors.add("timeout_secs", e))
-            .ok();
-        let retries = parse_bounded(&input.retry_attempts, DEFAULT_RETRY_ATTEMPTS.into(), 0, 10, "Retry attempts")
-            .map_err(|e| errors.add("retry_attempts", e))
-            .ok();
+        let timeout = parse_bounded(
+            &input.timeout_secs,
+            DEFAULT_TIMEOUT_SECS.into(),
+            1,
+            300,
+            "Timeout",
+        )
+        .map_err(|e| errors.add("timeout_secs", e))
+        .ok();
+        let retries = parse_bounded(
+            &input.retry_attempts,
+            DEFAULT_RETRY_ATTEMPTS.into(),
+            0,
+            10,
+            "Retry attempts",
+        )
+        .map_err(|e| errors.add("retry_attempts", e))
+        .ok();
 
         let description = input.description.trim().to_string();
         if description.chars().count() > MAX_DESCRIPTION_LEN {
@@ -161,7 +188,14 @@ mod tests {
             description: "d".repeat(1001),
         };
         let e = WebhookDraft::parse(&input, TargetPolicy::STRICT).unwrap_err();
-        for field in ["name", "url", "events", "timeout_secs", "retry_attempts", "description"] {
+        for field in [
+            "name",
+            "url",
+            "events",
+            "timeout_secs",
+            "retry_attempts",
+            "description",
+        ] {
             assert!(e.get(field).is_some(), "no error for {field}: {e:?}");
         }
         assert_eq!(WebhookInput::from_echo(&e), input);

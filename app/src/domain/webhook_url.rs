@@ -21,7 +21,9 @@ impl WebhookUrl {
             return Err("Enter the URL of your endpoint.".into());
         }
         if input.len() > MAX_URL_LEN {
-            return Err(format!("The URL is too long ({MAX_URL_LEN} characters at most)."));
+            return Err(format!(
+                "The URL is too long ({MAX_URL_LEN} characters at most)."
+            ));
         }
         let url = Url::parse(input).map_err(|e| match e {
             url::ParseError::RelativeUrlWithoutBase => {
@@ -33,11 +35,15 @@ impl WebhookUrl {
         match url.scheme() {
             "https" => {}
             "http" if policy.allow_insecure => {}
-            "http" => return Err("The URL must start with https:// (plain http is not allowed).".into()),
+            "http" => {
+                return Err("The URL must start with https:// (plain http is not allowed).".into())
+            }
             other => return Err(format!("The URL must start with https://, not {other}:.")),
         }
         match url.host() {
-            None => return Err("The URL needs a host name, like https://example.com/webhooks.".into()),
+            None => {
+                return Err("The URL needs a host name, like https://example.com/webhooks.".into())
+            }
             Some(Host::Ipv4(ip)) => policy.check_ip(ip.into())?,
             Some(Host::Ipv6(ip)) => policy.check_ip(ip.into())?,
             Some(Host::Domain(name)) => {
@@ -76,8 +82,18 @@ mod tests {
 
     #[test]
     fn non_https_and_malformed_urls_are_refused() {
-        for bad in ["", "example.com/hook", "ftp://example.com/", "http://example.com/", "https://", "javascript:alert(1)"] {
-            assert!(WebhookUrl::parse(bad, STRICT).is_err(), "{bad:?} was accepted");
+        for bad in [
+            "",
+            "example.com/hook",
+            "ftp://example.com/",
+            "http://example.com/",
+            "https://",
+            "javascript:alert(1)",
+        ] {
+            assert!(
+                WebhookUrl::parse(bad, STRICT).is_err(),
+                "{bad:?} was accepted"
+            );
         }
         assert!(WebhookUrl::parse("http://example.com/", INSECURE).is_ok());
     }
@@ -97,7 +113,10 @@ mod tests {
             "https://169.254.169.254/latest/meta-data/",
             "https://[fd00::1]/",
         ] {
-            assert!(WebhookUrl::parse(bad, STRICT).is_err(), "{bad:?} was accepted");
+            assert!(
+                WebhookUrl::parse(bad, STRICT).is_err(),
+                "{bad:?} was accepted"
+            );
         }
         assert!(WebhookUrl::parse("http://127.0.0.1:8080/hook", INSECURE).is_ok());
         assert!(WebhookUrl::parse("https://10.0.0.8/", INSECURE).is_err());

@@ -120,7 +120,11 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
     // A row whose lease was taken over meanwhile is not ours any more.
     Ok(jobs
         .into_iter()
-        .filter(|j| claimed.iter().any(|c| c.id == j.delivery_id && c.lease_token == j.lease_token))
+        .filter(|j| {
+            claimed
+                .iter()
+                .any(|c| c.id == j.delivery_id && c.lease_token == j.lease_token)
+        })
         .collect())
 }
 

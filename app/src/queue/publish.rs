@@ -1,6 +1,6 @@
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr,
+    TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -91,7 +91,10 @@ pub async fn publish(
             }
             // Expired: the key is free again.
             event::Entity::update_many()
-                .col_expr(event::Column::IdempotencyKey, sea_orm::sea_query::Expr::value(Option::<String>::None))
+                .col_expr(
+                    event::Column::IdempotencyKey,
+                    sea_orm::sea_query::Expr::value(Option::<String>::None),
+                )
                 .filter(event::Column::Id.eq(earlier.id))
                 .exec(db)
                 .await?;
@@ -127,7 +130,9 @@ pub async fn publish(
     if let Err(e) = inserted {
         txn.rollback().await?;
         // Two requests with one key raced: answer with the winner.
-        if let (Some(SqlErr::UniqueConstraintViolation(_)), Some(key)) = (e.sql_err(), req.idempotency_key) {
+        if let (Some(SqlErr::UniqueConstraintViolation(_)), Some(key)) =
+            (e.sql_err(), req.idempotency_key)
+        {
             if let Some(earlier) = find_by_key(db, req.account_id, key).await? {
                 return Ok(replay(&earlier));
             }
@@ -135,22 +140,25 @@ pub async fn publish(
         return Err(e.into());
     }
     if !targets.is_empty() {
-        let rows = targets.iter().zip(&delivery_ids).map(|(w, id)| delivery::ActiveModel {
-            id: Set(*id),
-            event_id: Set(event_id),
-            webhook_id: Set(w.id),
-            account_id: Set(req.account_id),
-            event_type: Set(req.event_type.as_str().to_string()),
-            status: Set(DeliveryStatus::Pending.as_str().to_string()),
-            attempt_count: Set(0),
-            next_attempt_at: Set(Some(now)),
-            lease_token: Set(None),
-            last_status_code: Set(None),
-            last_error: Set(None),
-            last_duration_ms: Set(None),
-            created_at: Set(now),
-            completed_at: Set(None),
-        });
+        let rows = targets
+            .iter()
+            .zip(&delivery_ids)
+            .map(|(w, id)| delivery::ActiveModel {
+                id: Set(*id),
+                event_id: Set(event_id),
+                webhook_id: Set(w.id),
+                account_id: Set(req.account_id),
+                event_type: Set(req.event_type.as_str().to_string()),
+                status: Set(DeliveryStatus::Pending.as_str().to_string()),
+                attempt_count: Set(0),
+                next_attempt_at: Set(Some(now)),
+                lease_token: Set(None),
+                last_status_code: Set(None),
+                last_error: Set(None),
+                last_duration_ms: Set(None),
+                created_at: Set(now),
+                completed_at: Set(None),
+            });
         delivery::Entity::insert_many(rows)
             .exec_without_returning(&txn)
             .await?;
@@ -209,4 +217,3 @@ async fn target_webhooks(
             .collect()),
     }
 }
-

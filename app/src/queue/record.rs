@@ -1,5 +1,7 @@
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::DeliveryStatus;
@@ -41,7 +43,10 @@ pub struct AttemptOutcome {
 /// Returns, per outcome, whether this worker still held the delivery; when it did not (its lease
 /// ran out and another worker took it over), the attempt is still recorded — it happened — but
 /// the delivery's state is left to the new holder.
-pub async fn record_attempts(db: &DatabaseConnection, outcomes: &[AttemptOutcome]) -> Result<Vec<bool>, DbErr> {
+pub async fn record_attempts(
+    db: &DatabaseConnection,
+    outcomes: &[AttemptOutcome],
+) -> Result<Vec<bool>, DbErr> {
     if outcomes.is_empty() {
         return Ok(Vec::new());
     }
@@ -56,11 +61,23 @@ pub async fn record_attempts(db: &DatabaseConnection, outcomes: &[AttemptOutcome
         };
         let res = delivery::Entity::update_many()
             .col_expr(delivery::Column::Status, Expr::value(status.as_str()))
-            .col_expr(delivery::Column::AttemptCount, Expr::col(delivery::Column::AttemptCount).add(1))
+            .col_expr(
+                delivery::Column::AttemptCount,
+                Expr::col(delivery::Column::AttemptCount).add(1),
+            )
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(next_at))
-            .col_expr(delivery::Column::LeaseToken, Expr::value(Option::<i64>::None))
-            .col_expr(delivery::Column::LastStatusCode, Expr::value(o.response_status))
-            .col_expr(delivery::Column::LastError, Expr::value(o.error_message.clone()))
+            .col_expr(
+                delivery::Column::LeaseToken,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                delivery::Column::LastStatusCode,
+                Expr::value(o.response_status),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(o.error_message.clone()),
+            )
             .col_expr(delivery::Column::LastDurationMs, Expr::value(o.duration_ms))
             .col_expr(delivery::Column::CompletedAt, Expr::value(completed_at))
             .filter(delivery::Column::Id.eq(o.delivery_id))

@@ -132,7 +132,11 @@ fn EditView(
 }
 
 #[component]
-fn TestPanel(id: i64, test: ServerAction<SendTestEvent>, earlier: Option<TestOutcome>) -> impl IntoView {
+fn TestPanel(
+    id: i64,
+    test: ServerAction<SendTestEvent>,
+    earlier: Option<TestOutcome>,
+) -> impl IntoView {
     let result = move || test.value().get().or_else(|| earlier.clone().map(Ok));
     view! {
         <section class="card" aria-labelledby="test-title">

@@ -1,17 +1,28 @@
 use leptos::prelude::*;
 
 use crate::components::FieldError;
-use crate::domain::{EventFamily, EventType, FieldErrors, WebhookInput, MAX_DESCRIPTION_LEN, MAX_NAME_LEN};
+use crate::domain::{
+    EventFamily, EventType, FieldErrors, WebhookInput, MAX_DESCRIPTION_LEN, MAX_NAME_LEN,
+};
 
 /// The inputs of the create and edit forms (the `<ActionForm>` around them is the page's).
 /// `initial` is what the fields start with: the stored webhook, the defaults, or the user's
 /// own input echoed back after a validation error.
 #[component]
-pub fn WebhookFields(initial: WebhookInput, #[prop(into)] errors: Signal<FieldErrors>) -> impl IntoView {
-    let invalid = move |field: &'static str| move || errors.with(|e| e.get(field).is_some()).to_string();
+pub fn WebhookFields(
+    initial: WebhookInput,
+    #[prop(into)] errors: Signal<FieldErrors>,
+) -> impl IntoView {
+    let invalid =
+        move |field: &'static str| move || errors.with(|e| e.get(field).is_some()).to_string();
     let boxes: Vec<(EventType, RwSignal<bool>)> = EventType::SUBSCRIBABLE
         .into_iter()
-        .map(|t| (t, RwSignal::new(initial.events.iter().any(|e| e == t.as_str()))))
+        .map(|t| {
+            (
+                t,
+                RwSignal::new(initial.events.iter().any(|e| e == t.as_str())),
+            )
+        })
         .collect();
     // "Select all" needs JavaScript, so it only appears once the page is interactive.
     let interactive = RwSignal::new(false);

@@ -30,24 +30,44 @@ pub fn webhook_input(
 
 #[server(prefix = "/fn", endpoint = "webhooks/list")]
 pub async fn list_webhooks() -> Result<Vec<WebhookSummary>, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    super::ssr::list(&db, user.account_id).await
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            super::ssr::list(&db, user.account_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/get")]
-pub async fn get_webhook(id: i64, #[server(default)] reveal: bool) -> Result<WebhookDetail, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-    Ok(super::ssr::to_detail(model, reveal))
+pub async fn get_webhook(
+    id: i64,
+    #[server(default)] reveal: bool,
+) -> Result<WebhookDetail, AppError> {
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            Ok(super::ssr::to_detail(model, reveal))
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/reveal-secret")]
 pub async fn reveal_secret(id: i64) -> Result<String, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    Ok(super::ssr::find_owned(&db, user.account_id, id).await?.secret)
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            Ok(super::ssr::find_owned(&db, user.account_id, id)
+                .await?
+                .secret)
+        }
+        .await,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -61,13 +81,27 @@ pub async fn create_webhook(
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
 ) -> Result<(), AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let state = crate::state::app_state()?;
-    let input = webhook_input(name, url, events, active, timeout_secs, retry_attempts, description);
-    let draft = crate::domain::WebhookDraft::parse(&input, state.policy).map_err(AppError::Invalid)?;
-    super::ssr::create(&state.db, user.account_id, &draft).await?;
-    leptos_axum::redirect("/settings/webhooks");
-    Ok(())
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let state = crate::state::app_state()?;
+            let input = webhook_input(
+                name,
+                url,
+                events,
+                active,
+                timeout_secs,
+                retry_attempts,
+                description,
+            );
+            let draft = crate::domain::WebhookDraft::parse(&input, state.policy)
+                .map_err(AppError::Invalid)?;
+            super::ssr::create(&state.db, user.account_id, &draft).await?;
+            leptos_axum::redirect("/settings/webhooks");
+            Ok(())
+        }
+        .await,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -82,33 +116,57 @@ pub async fn update_webhook(
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
 ) -> Result<(), AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let state = crate::state::app_state()?;
-    let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
-    let input = webhook_input(name, url, events, active, timeout_secs, retry_attempts, description);
-    let draft = crate::domain::WebhookDraft::parse(&input, state.policy).map_err(AppError::Invalid)?;
-    super::ssr::update(&state.db, model, &draft).await?;
-    leptos_axum::redirect("/settings/webhooks");
-    Ok(())
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let state = crate::state::app_state()?;
+            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            let input = webhook_input(
+                name,
+                url,
+                events,
+                active,
+                timeout_secs,
+                retry_attempts,
+                description,
+            );
+            let draft = crate::domain::WebhookDraft::parse(&input, state.policy)
+                .map_err(AppError::Invalid)?;
+            super::ssr::update(&state.db, model, &draft).await?;
+            leptos_axum::redirect("/settings/webhooks");
+            Ok(())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/delete")]
 pub async fn delete_webhook(id: i64) -> Result<(), AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-    super::ssr::delete(&db, model).await?;
-    leptos_axum::redirect("/settings/webhooks");
-    Ok(())
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            super::ssr::delete(&db, model).await?;
+            leptos_axum::redirect("/settings/webhooks");
+            Ok(())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/rotate-secret")]
 pub async fn rotate_secret(id: i64) -> Result<(), AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-    super::ssr::rotate(&db, model).await?;
-    Ok(())
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            super::ssr::rotate(&db, model).await?;
+            Ok(())
+        }
+        .await,
+    )
 }
 
 /// Sends `webhook.test` to this webhook alone, through the dispatcher, and waits for the first
@@ -116,24 +174,35 @@ pub async fn rotate_secret(id: i64) -> Result<(), AppError> {
 /// JavaScript) is redirected back to the edit page, which then shows the outcome.
 #[server(prefix = "/fn", endpoint = "webhooks/send-test")]
 pub async fn send_test_event(id: i64) -> Result<TestOutcome, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let state = crate::state::app_state()?;
-    let outcome = super::ssr::send_test(&state, user.account_id, id).await?;
-    if super::ssr::is_plain_form_post() {
-        leptos_axum::redirect(&format!(
-            "/settings/webhooks/{id}/edit?test={}",
-            outcome.delivery_id
-        ));
-    }
-    Ok(outcome)
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let state = crate::state::app_state()?;
+            let outcome = super::ssr::send_test(&state, user.account_id, id).await?;
+            if super::ssr::is_plain_form_post() {
+                leptos_axum::redirect(&format!(
+                    "/settings/webhooks/{id}/edit?test={}",
+                    outcome.delivery_id
+                ));
+            }
+            Ok(outcome)
+        }
+        .await,
+    )
 }
 
 /// The outcome of an earlier test event of this webhook.
 #[server(prefix = "/fn", endpoint = "webhooks/test-outcome")]
 pub async fn get_test_outcome(id: i64, delivery_id: String) -> Result<TestOutcome, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let db = crate::state::app_state()?.db;
-    let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-    let delivery_id = uuid::Uuid::parse_str(&delivery_id).map_err(|_| AppError::NotFound)?;
-    super::ssr::outcome(&db, model.id, delivery_id).await
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            let delivery_id =
+                uuid::Uuid::parse_str(&delivery_id).map_err(|_| AppError::NotFound)?;
+            super::ssr::outcome(&db, model.id, delivery_id).await
+        }
+        .await,
+    )
 }

@@ -58,7 +58,10 @@ pub fn to_detail(model: webhook::Model, reveal: bool) -> WebhookDetail {
     }
 }
 
-pub async fn list(db: &DatabaseConnection, account_id: i64) -> Result<Vec<WebhookSummary>, AppError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    account_id: i64,
+) -> Result<Vec<WebhookSummary>, AppError> {
     Ok(webhook::Entity::find()
         .filter(webhook::Column::AccountId.eq(account_id))
         .order_by_asc(webhook::Column::Id)
@@ -70,7 +73,11 @@ pub async fn list(db: &DatabaseConnection, account_id: i64) -> Result<Vec<Webhoo
 }
 
 /// The account's webhook with this id; any other id is `NotFound`.
-pub async fn find_owned(db: &DatabaseConnection, account_id: i64, id: i64) -> Result<webhook::Model, AppError> {
+pub async fn find_owned(
+    db: &DatabaseConnection,
+    account_id: i64,
+    id: i64,
+) -> Result<webhook::Model, AppError> {
     webhook::Entity::find_by_id(id)
         .filter(webhook::Column::AccountId.eq(account_id))
         .one(db)
@@ -78,7 +85,11 @@ pub async fn find_owned(db: &DatabaseConnection, account_id: i64, id: i64) -> Re
         .ok_or(AppError::NotFound)
 }
 
-pub async fn create(db: &DatabaseConnection, account_id: i64, draft: &WebhookDraft) -> Result<webhook::Model, AppError> {
+pub async fn create(
+    db: &DatabaseConnection,
+    account_id: i64,
+    draft: &WebhookDraft,
+) -> Result<webhook::Model, AppError> {
     let count = webhook::Entity::find()
         .filter(webhook::Column::AccountId.eq(account_id))
         .count(db)
@@ -110,7 +121,11 @@ pub async fn create(db: &DatabaseConnection, account_id: i64, draft: &WebhookDra
     Ok(model)
 }
 
-pub async fn update(db: &DatabaseConnection, model: webhook::Model, draft: &WebhookDraft) -> Result<webhook::Model, AppError> {
+pub async fn update(
+    db: &DatabaseConnection,
+    model: webhook::Model,
+    draft: &WebhookDraft,
+) -> Result<webhook::Model, AppError> {
     let mut active: webhook::ActiveModel = model.into();
     active.name = Set(draft.name.clone());
     active.url = Set(draft.url.as_str().to_string());
@@ -129,7 +144,10 @@ pub async fn delete(db: &DatabaseConnection, model: webhook::Model) -> Result<()
 }
 
 /// A new secret; the old one keeps signing (as the previous secret) for 24 hours.
-pub async fn rotate(db: &DatabaseConnection, model: webhook::Model) -> Result<webhook::Model, AppError> {
+pub async fn rotate(
+    db: &DatabaseConnection,
+    model: webhook::Model,
+) -> Result<webhook::Model, AppError> {
     let now = now_ms();
     let old = model.secret.clone();
     let mut active: webhook::ActiveModel = model.into();
@@ -141,7 +159,11 @@ pub async fn rotate(db: &DatabaseConnection, model: webhook::Model) -> Result<we
 }
 
 /// Queues `webhook.test` for one webhook and waits for its first attempt.
-pub async fn send_test(state: &AppState, account_id: i64, id: i64) -> Result<TestOutcome, AppError> {
+pub async fn send_test(
+    state: &AppState,
+    account_id: i64,
+    id: i64,
+) -> Result<TestOutcome, AppError> {
     let model = find_owned(&state.db, account_id, id).await?;
     let data = queue::sample_booking(now_ms());
     let published = queue::publish(
@@ -176,7 +198,11 @@ pub async fn send_test(state: &AppState, account_id: i64, id: i64) -> Result<Tes
 }
 
 /// The first attempt of one of this webhook's deliveries.
-pub async fn outcome(db: &DatabaseConnection, webhook_id: i64, delivery_id: Uuid) -> Result<TestOutcome, AppError> {
+pub async fn outcome(
+    db: &DatabaseConnection,
+    webhook_id: i64,
+    delivery_id: Uuid,
+) -> Result<TestOutcome, AppError> {
     let d = delivery::Entity::find_by_id(delivery_id)
         .filter(delivery::Column::WebhookId.eq(webhook_id))
         .one(db)

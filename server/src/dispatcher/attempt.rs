@@ -123,7 +123,12 @@ pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> C
         let headers: Vec<(String, String)> = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let retry_after = resp
             .headers()
@@ -180,7 +185,10 @@ fn classify(e: &reqwest::Error) -> (&'static str, String) {
         "timeout"
     } else if all.contains("blocked:") {
         "blocked"
-    } else if all.contains("dns error") || all.contains("failed to lookup") || all.contains("name or service not known") {
+    } else if all.contains("dns error")
+        || all.contains("failed to lookup")
+        || all.contains("name or service not known")
+    {
         "dns"
     } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
         "tls"
@@ -190,7 +198,11 @@ fn classify(e: &reqwest::Error) -> (&'static str, String) {
         "io"
     };
     let message = match kind {
-        "blocked" => chain.iter().find(|m| m.starts_with("blocked:")).cloned().unwrap_or(detail),
+        "blocked" => chain
+            .iter()
+            .find(|m| m.starts_with("blocked:"))
+            .cloned()
+            .unwrap_or(detail),
         _ => detail,
     };
     (kind, message)
@@ -256,7 +268,10 @@ pub fn handle(
                 return outcome;
             }
             let (kind, message) = if (300..400).contains(&status) {
-                ("redirect", format!("HTTP {status}: redirects are not followed"))
+                (
+                    "redirect",
+                    format!("HTTP {status}: redirects are not followed"),
+                )
             } else {
                 ("status", format!("HTTP {status}"))
             };
@@ -279,6 +294,8 @@ pub fn handle(
 
 fn duration_ms(r: &CallResult) -> i64 {
     match r {
-        CallResult::Response { duration, .. } | CallResult::Error { duration, .. } => duration.as_millis() as i64,
+        CallResult::Response { duration, .. } | CallResult::Error { duration, .. } => {
+            duration.as_millis() as i64
+        }
     }
 }

@@ -154,7 +154,10 @@ impl Dispatcher {
             if *shutdown.borrow() {
                 break;
             }
-            let free = self.permits.available_permits().min(self.cfg.batch_size as usize) as u32;
+            let free = self
+                .permits
+                .available_permits()
+                .min(self.cfg.batch_size as usize) as u32;
             let jobs = if free == 0 {
                 Vec::new()
             } else {
@@ -180,7 +183,12 @@ impl Dispatcher {
                 let Ok(permit) = self.permits.clone().acquire_owned().await else {
                     break;
                 };
-                *self.in_flight.lock().expect("in-flight map poisoned").entry(job.webhook_id).or_default() += 1;
+                *self
+                    .in_flight
+                    .lock()
+                    .expect("in-flight map poisoned")
+                    .entry(job.webhook_id)
+                    .or_default() += 1;
                 let this = self.clone();
                 let tx = record_tx.clone();
                 tokio::spawn(async move {
@@ -202,7 +210,10 @@ impl Dispatcher {
         }
         // Graceful stop: wait for the requests in flight (their leases cover them otherwise).
         let all = self.cfg.workers.max(1) as u32;
-        if tokio::time::timeout(drain, self.permits.acquire_many(all)).await.is_err() {
+        if tokio::time::timeout(drain, self.permits.acquire_many(all))
+            .await
+            .is_err()
+        {
             tracing::warn!("stopping with deliveries still in flight; their leases will expire and they will be retried");
         }
         drop(record_tx);
@@ -218,7 +229,11 @@ impl Dispatcher {
             Ok(Some(due)) => {
                 let in_ms = (due - now_ms()).max(0) as u64;
                 // Due now but not claimable (its webhook is at its cap): wait for a free slot.
-                let in_ms = if in_ms == 0 { self.cfg.poll_interval.as_millis() as u64 } else { in_ms };
+                let in_ms = if in_ms == 0 {
+                    self.cfg.poll_interval.as_millis() as u64
+                } else {
+                    in_ms
+                };
                 Duration::from_millis(in_ms).min(self.cfg.poll_interval)
             }
             Ok(None) => self.cfg.poll_interval,

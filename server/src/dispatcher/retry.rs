@@ -110,11 +110,22 @@ mod tests {
 
     #[test]
     fn retry_after_takes_seconds_or_a_date_and_is_capped() {
-        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z").unwrap().with_timezone(&chrono::Utc);
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now), Some(Duration::from_secs(60)));
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         let s = RetrySchedule::parse("1s").unwrap();
-        assert_eq!(s.honour_retry_after(Duration::from_secs(86400)), Duration::from_secs(3600));
+        assert_eq!(
+            s.honour_retry_after(Duration::from_secs(86400)),
+            Duration::from_secs(3600)
+        );
     }
 }

@@ -30,7 +30,11 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource in this account.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No such resource in this account.",
+        )
     }
 
     /// Logged with its cause; the client learns only that it was our fault.

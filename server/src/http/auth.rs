@@ -17,17 +17,27 @@ pub struct ApiAccount {
 impl FromRequestParts<AppState> for ApiAccount {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("Send your API key as `Authorization: Bearer skw_…`."))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("Send your API key as `Authorization: Bearer skw_…`.")
+            })?;
         let key = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("The Authorization header must be `Bearer <API key>`."))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("The Authorization header must be `Bearer <API key>`.")
+            })?;
         authenticate(&state.db, key).await
     }
 }

@@ -20,7 +20,11 @@ pub async fn page_access(session: Session, req: Request, next: Next) -> Response
     }
     let logged_in = matches!(session.get::<i64>(USER_ID_KEY).await, Ok(Some(_)));
     if protected && !logged_in {
-        let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or(path);
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or(path);
         let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
         return Redirect::to(&format!("/login?next={encoded}")).into_response();
     }

@@ -23,15 +23,24 @@ pub async fn publish_event(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_EVENT_BYTES).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The request body is larger than {} KiB.", MAX_EVENT_BYTES / 1024),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, MAX_EVENT_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "The request body is larger than {} KiB.",
+                    MAX_EVENT_BYTES / 1024
+                ),
+            )
+        })?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {e}."))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("The body is not valid JSON: {e}."),
+        )
     })?;
     let Value::Object(obj) = &value else {
         return Err(ApiError::unprocessable(
@@ -52,12 +61,21 @@ pub async fn publish_event(
     };
     let data = match obj.get("data") {
         Some(d @ Value::Object(_)) => d,
-        _ => return Err(ApiError::unprocessable("invalid_data", "`data` must be a JSON object.")),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "invalid_data",
+                "`data` must be a JSON object.",
+            ))
+        }
     };
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "The Idempotency-Key must be visible ASCII.")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "The Idempotency-Key must be visible ASCII.",
+            )
         })?),
     };
 
@@ -74,9 +92,11 @@ pub async fn publish_event(
     )
     .await
     .map_err(|e| match e {
-        PublishError::BadIdempotencyKey => {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", e.to_string())
-        }
+        PublishError::BadIdempotencyKey => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            e.to_string(),
+        ),
         PublishError::DataNotObject => ApiError::unprocessable("invalid_data", e.to_string()),
         other => ApiError::internal(other),
     })?;
@@ -87,8 +107,10 @@ pub async fn publish_event(
     )
         .into_response();
     if published.replayed {
-        res.headers_mut()
-            .insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+        res.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
     }
     Ok(res)
 }

@@ -14,12 +14,22 @@ use app::state::AppState;
 use app::{shell, App};
 use axum::routing::{get, post};
 use axum::Router;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::OnceLock;
 use tower_sessions::cookie::{time::Duration as CookieDuration, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "skw_session";
+
+/// The app's routes, generated once per process. Generating them renders the app with
+/// resource loading suppressed process-wide (leptos' `SuppressResourceLoad`), so it must not
+/// overlap with a request being served (leptos-rs/leptos#4773): doing it once, before any
+/// server of this process serves, guarantees that.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
 
 pub fn router(state: AppState, secure_cookies: bool) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
@@ -29,7 +39,7 @@ pub fn router(state: AppState, secure_cookies: bool) -> Router {
         .with_secure(secure_cookies)
         .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)));
 
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let pages = Router::new()
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();

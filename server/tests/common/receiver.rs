@@ -1,0 +1,102 @@
+//! A real HTTP receiver on loopback (axum on port 0) whose answers the tests choose per path.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub base: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    counters: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut r = Receiver::default();
+        r.base = format!("http://{}", listener.local_addr().unwrap());
+        let app = Router::new()
+            .route("/{*path}", post(handle))
+            .with_state(r.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        r
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.all().iter().filter(|r| r.path == path).count()
+    }
+}
+
+/// Paths: `ok`, `status/{code}`, `fail/{n}` (500 n times, then 200), `slow/{ms}`, `redirect`,
+/// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer).
+async fn handle(
+    State(r): State<Receiver>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    r.received.lock().unwrap().push(Received {
+        path: path.clone(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    });
+    let seen = {
+        let mut c = r.counters.lock().unwrap();
+        let n = c.entry(path.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["ok"] => (StatusCode::OK, "thanks").into_response(),
+        ["status", code] => StatusCode::from_u16(code.parse().unwrap())
+            .unwrap()
+            .into_response(),
+        ["fail", n] if seen <= n.parse::<u32>().unwrap() => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "not yet").into_response()
+        }
+        ["fail", _] => (StatusCode::OK, "finally").into_response(),
+        ["slow", ms] => {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
+            (StatusCode::OK, "late").into_response()
+        }
+        ["redirect"] => (StatusCode::FOUND, [("location", "/ok")]).into_response(),
+        ["retry-after", secs] => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", secs.to_string())],
+        )
+            .into_response(),
+        ["big"] => (StatusCode::OK, "x".repeat(100 * 1024)).into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
