@@ -70,8 +70,8 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/settings/webhooks"/> }/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/signup") view=SignupPage/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/webhooks"/> }/>
                     <Route path=path!("/settings/webhooks") view=WebhookListPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/webhooks/create") view=CreateWebhookPage ssr=SsrMode::Async/>

@@ -57,7 +57,7 @@ impl EventFamily {
 
     pub fn label(self) -> &'static str {
         match self {
-            EventFamily::Event => "Events",
+            EventFamily::Event => "Event lifecycle",
             EventFamily::Booking => "Bookings",
             EventFamily::Payment => "Payments",
         }

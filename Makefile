@@ -1,0 +1,101 @@
+# SchedulingKit webhooks — the two commands are `make run` and `make test` (see README.md).
+#
+# Every tool is installed here when missing, outside the clone (~/.cargo/bin and a cache
+# directory), so a second clone reuses them. Nothing downloads prebuilt binaries: cargo-leptos
+# is built with `no_downloads` and takes wasm-bindgen and wasm-opt from PATH.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+TOOLS_DIR ?= $(HOME)/.cache/schedulingkit-webhooks-tools
+CARGO_LEPTOS_VERSION := 0.3.10
+BINARYEN_VERSION := 123.0.0
+# The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+
+export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# The name cargo-leptos compiles into leptos (option_env!); set for every cargo command so
+# that `cargo test`, clippy and cargo-leptos share one build of the dependencies.
+export LEPTOS_OUTPUT_NAME := schedulingkit-webhooks
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+RUN_ADDR ?= 127.0.0.1:3000
+BIN := schedulingkit-webhooks
+
+.PHONY: run test tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium e2e-deps \
+        lint unit e2e build-release bench clean
+
+## make run: build in release mode, migrate ./data/schedulingkit-webhooks.db, serve on RUN_ADDR.
+run: tools
+	cargo leptos build --release
+	mkdir -p data
+	./target/release/$(BIN) migrate
+	@echo "Serving on http://$(RUN_ADDR)"
+	LEPTOS_SITE_ROOT=target/site SKW_ADDR=$(RUN_ADDR) ./target/release/$(BIN) serve
+
+## make test: formatting, clippy, every Rust test (SQLite; PostgreSQL too when reachable, always
+## in CI), then the Playwright suite against a freshly built server on a throw-away database.
+test: tools e2e-deps
+	@start=$$(date +%s)
+	$(MAKE) --no-print-directory lint
+	@echo "lint took $$(( $$(date +%s) - start )) s"; t=$$(date +%s)
+	$(MAKE) --no-print-directory unit
+	@echo "Rust tests took $$(( $$(date +%s) - t )) s"; t=$$(date +%s)
+	$(MAKE) --no-print-directory e2e
+	@echo "browser tests took $$(( $$(date +%s) - t )) s; make test took $$(( $$(date +%s) - start )) s"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --locked -p migrations -p server --all-targets -- -D warnings
+	cargo clippy --locked -p app --features ssr --all-targets -- -D warnings
+	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --locked -p app --features ssr
+	cargo test --locked -p migrations -p server
+
+e2e: tools e2e-deps
+	cargo leptos build
+	cd end2end && npx playwright test
+
+## Tools ---------------------------------------------------------------------------------
+
+tools: wasm-target cargo-leptos wasm-bindgen wasm-opt
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+
+# Installed only when absent, of another version, or built without `no_downloads`.
+cargo-leptos:
+	@if python3 -c 'import json,os,sys; d=json.load(open(os.path.expanduser("~/.cargo/.crates2.json")))["installs"]; sys.exit(0 if any(k.startswith("cargo-leptos $(CARGO_LEPTOS_VERSION) ") and "no_downloads" in v.get("features",[]) for k,v in d.items()) else 1)' 2>/dev/null \
+	   && command -v cargo-leptos >/dev/null; then :; else \
+	  echo "Installing cargo-leptos $(CARGO_LEPTOS_VERSION) with no_downloads (about 15 minutes on 2 cores)"; \
+	  cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION) --features no_downloads; \
+	fi
+
+# Without --locked: with it, the CLI wants a webpki-roots release the registry lacks.
+wasm-bindgen:
+	@test -n "$(WASM_BINDGEN_VERSION)" || { echo "wasm-bindgen not found in Cargo.lock"; exit 1; }
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "Installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
+	fi
+
+# wasm-opt for release bundles: binaryen from npm (Debian's older wasm-opt breaks hydration).
+wasm-opt:
+	@if ! "$(TOOLS_DIR)/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $(firstword $(subst ., ,$(BINARYEN_VERSION))) "; then \
+	  echo "Installing binaryen $(BINARYEN_VERSION) into $(TOOLS_DIR)"; \
+	  mkdir -p "$(TOOLS_DIR)"; \
+	  npm install --no-audit --no-fund --prefix "$(TOOLS_DIR)" binaryen@$(BINARYEN_VERSION) >/dev/null; \
+	fi
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+e2e-deps: chromium
+	@if [ ! -d end2end/node_modules/@playwright/test ]; then cd end2end && npm ci --no-audit --no-fund; fi
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results

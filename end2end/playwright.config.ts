@@ -1,0 +1,64 @@
+import { defineConfig, devices } from "@playwright/test";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+// A freshly built server (`cargo leptos build`, see the Makefile) on a throw-away SQLite
+// database, on a port of its own.
+const port = Number(process.env.SKW_E2E_PORT ?? 3300);
+const bin = process.env.SKW_E2E_BIN ?? path.resolve(__dirname, "../target/debug/schedulingkit-webhooks");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "skw-e2e-"));
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./test-results",
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  fullyParallel: true,
+  workers: 2,
+  retries: 0,
+  forbidOnly: !!process.env.CI,
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: {
+          executablePath: "/usr/bin/chromium",
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+  webServer: {
+    command: `"${bin}" serve`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
+      SKW_ADDR: `127.0.0.1:${port}`,
+      SKW_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: path.resolve(__dirname, "../target/site"),
+      // The tests' receiver listens on loopback over plain http.
+      SKW_ALLOW_INSECURE_TARGETS: "1",
+      SKW_LOG: "warn",
+    },
+  },
+});
