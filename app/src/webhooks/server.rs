@@ -1,3 +1,6 @@
+// The form server functions take one argument per form field.
+#![allow(clippy::too_many_arguments)]
+
 //! The webhook server functions. Every one acts for the logged-in user's account only: another
 //! account's webhook id is answered exactly like an id that does not exist (`NotFound`).
 
@@ -70,7 +73,6 @@ pub async fn reveal_secret(id: i64) -> Result<String, AppError> {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/fn", endpoint = "webhooks/create")]
 pub async fn create_webhook(
     #[server(default)] name: String,
@@ -104,7 +106,6 @@ pub async fn create_webhook(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/fn", endpoint = "webhooks/update")]
 pub async fn update_webhook(
     id: i64,

@@ -51,12 +51,13 @@ macro_rules! backend_tests {
 }
 
 pub fn test_args() -> ServeArgs {
-    let mut args = ServeArgs::default();
-    args.allow_insecure_targets = true;
-    args.role = Role::Web;
-    // Retries are due at once, so a test can drive them without waiting.
-    args.retry_schedule = RetrySchedule::parse("0ms").unwrap();
-    args
+    ServeArgs {
+        allow_insecure_targets: true,
+        role: Role::Web,
+        // Retries are due at once, so a test can drive them without waiting.
+        retry_schedule: RetrySchedule::parse("0ms").unwrap(),
+        ..ServeArgs::default()
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -106,7 +107,7 @@ fn in_ci() -> bool {
 }
 
 /// A new, empty PostgreSQL database; `None` (test skipped, reason printed) only outside CI.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let admin_url = postgres_admin_url();
     let admin = match Database::connect(admin_url.as_str()).await {
         Ok(db) => db,

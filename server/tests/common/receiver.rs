@@ -27,8 +27,10 @@ pub struct Receiver {
 impl Receiver {
     pub async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut r = Receiver::default();
-        r.base = format!("http://{}", listener.local_addr().unwrap());
+        let r = Receiver {
+            base: format!("http://{}", listener.local_addr().unwrap()),
+            ..Default::default()
+        };
         let app = Router::new()
             .route("/{*path}", post(handle))
             .with_state(r.clone());
