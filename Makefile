@@ -36,13 +36,11 @@ run: tools
 ## make test: formatting, clippy, every Rust test (SQLite; PostgreSQL too when reachable, always
 ## in CI), then the Playwright suite against a freshly built server on a throw-away database.
 test: tools e2e-deps
-	@start=$$(date +%s)
-	$(MAKE) --no-print-directory lint
-	@echo "lint took $$(( $$(date +%s) - start )) s"; t=$$(date +%s)
-	$(MAKE) --no-print-directory unit
-	@echo "Rust tests took $$(( $$(date +%s) - t )) s"; t=$$(date +%s)
-	$(MAKE) --no-print-directory e2e
-	@echo "browser tests took $$(( $$(date +%s) - t )) s; make test took $$(( $$(date +%s) - start )) s"
+	@t0=$$(date +%s); \
+	$(MAKE) --no-print-directory lint; t1=$$(date +%s); \
+	$(MAKE) --no-print-directory unit; t2=$$(date +%s); \
+	$(MAKE) --no-print-directory e2e; t3=$$(date +%s); \
+	echo "make test timings: lint $$((t1 - t0)) s, Rust tests $$((t2 - t1)) s, browser tests $$((t3 - t2)) s, total $$((t3 - t0)) s"
 
 lint:
 	cargo fmt --all -- --check

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_accounts;
 mod m20261122_000002_webhooks;
 mod m20261122_000003_delivery_queue;
+mod m20261122_000004_delivery_log;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_accounts::Migration),
             Box::new(m20261122_000002_webhooks::Migration),
             Box::new(m20261122_000003_delivery_queue::Migration),
+            Box::new(m20261122_000004_delivery_log::Migration),
         ]
     }
 }

@@ -109,6 +109,11 @@ pub struct ServeArgs {
     /// by new events of this process).
     #[arg(long, env = "SKW_POLL_INTERVAL_MS", default_value_t = 1000)]
     pub poll_interval_ms: u64,
+
+    /// On SIGTERM or Ctrl-C: how long requests and deliveries in flight may take to finish.
+    /// Deliveries still in flight after that are taken up again when their lease ends.
+    #[arg(long, env = "SKW_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
 }
 
 impl ServeArgs {
