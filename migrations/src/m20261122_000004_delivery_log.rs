@@ -57,9 +57,18 @@ impl MigrationTrait for Migration {
             .await?;
         // SQLite adds one column per ALTER TABLE.
         for col in [
-            ColumnDef::new(WebhookHealth::DisabledAt).big_integer().null().to_owned(),
-            ColumnDef::new(WebhookHealth::DisabledReason).text().null().to_owned(),
-            ColumnDef::new(WebhookHealth::FailingSince).big_integer().null().to_owned(),
+            ColumnDef::new(WebhookHealth::DisabledAt)
+                .big_integer()
+                .null()
+                .to_owned(),
+            ColumnDef::new(WebhookHealth::DisabledReason)
+                .text()
+                .null()
+                .to_owned(),
+            ColumnDef::new(WebhookHealth::FailingSince)
+                .big_integer()
+                .null()
+                .to_owned(),
             ColumnDef::new(WebhookHealth::ConsecutiveFailures)
                 .integer()
                 .not_null()
@@ -79,9 +88,21 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(DeliveryStats::Table)
-                    .col(ColumnDef::new(DeliveryStats::WebhookId).big_integer().not_null())
-                    .col(ColumnDef::new(DeliveryStats::HourStart).big_integer().not_null())
-                    .col(ColumnDef::new(DeliveryStats::Succeeded).integer().not_null())
+                    .col(
+                        ColumnDef::new(DeliveryStats::WebhookId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeliveryStats::HourStart)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeliveryStats::Succeeded)
+                            .integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(DeliveryStats::Failed).integer().not_null())
                     .primary_key(
                         Index::create()
@@ -126,7 +147,10 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(DeliveryStats::Table).to_owned())
             .await?;
-        for idx in ["idx_deliveries_webhook_status", "idx_deliveries_webhook_event"] {
+        for idx in [
+            "idx_deliveries_webhook_status",
+            "idx_deliveries_webhook_event",
+        ] {
             manager
                 .drop_index(Index::drop().name(idx).table(Deliveries::Table).to_owned())
                 .await?;

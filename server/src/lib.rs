@@ -116,7 +116,10 @@ pub async fn start(
 
     let dispatcher = if args.role != Role::Web {
         let d = Dispatcher::new(db.clone(), wakeup.clone(), dispatcher_config(args));
-        Some(tokio::spawn(d.run(shutdown_rx, Duration::from_millis(args.shutdown_grace_ms))))
+        Some(tokio::spawn(d.run(
+            shutdown_rx,
+            Duration::from_millis(args.shutdown_grace_ms),
+        )))
     } else {
         None
     };

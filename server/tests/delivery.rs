@@ -593,14 +593,23 @@ async fn a_hanging_endpoint_does_not_hold_up_the_others(app: TestApp) {
     args.per_webhook_concurrency = 2;
     args.workers = 8;
     args.shutdown_grace_ms = 0;
-    let Some(app) = common::spawn_app_with(backend, args).await else { return };
+    let Some(app) = common::spawn_app_with(backend, args).await else {
+        return;
+    };
     let rx = Receiver::start().await;
     let user = app.user("iso@example.com").await;
-    app.webhook(&user, &rx.url("slow/20000"), &["booking.created"], 0, 30).await;
-    app.webhook(&user, &rx.url("ok"), &["booking.created"], 0, 30).await;
+    app.webhook(&user, &rx.url("slow/20000"), &["booking.created"], 0, 30)
+        .await;
+    app.webhook(&user, &rx.url("ok"), &["booking.created"], 0, 30)
+        .await;
     let key = app.api_key("iso@example.com").await;
     for i in 0..10 {
-        assert_eq!(app.publish(&key, "booking.created", json!({"i": i})).await.status(), 202);
+        assert_eq!(
+            app.publish(&key, "booking.created", json!({"i": i}))
+                .await
+                .status(),
+            202
+        );
     }
     // The healthy webhook gets all ten while the hanging one holds at most its two slots.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -608,8 +617,14 @@ async fn a_hanging_endpoint_does_not_hold_up_the_others(app: TestApp) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(rx.count("ok"), 10);
-    assert!(rx.count("slow/20000") <= 2, "{} requests in flight to the hanging endpoint", rx.count("slow/20000"));
-    app.running.stop(std::time::Duration::from_millis(100)).await;
+    assert!(
+        rx.count("slow/20000") <= 2,
+        "{} requests in flight to the hanging endpoint",
+        rx.count("slow/20000")
+    );
+    app.running
+        .stop(std::time::Duration::from_millis(100))
+        .await;
 }
 
 backend_tests!(
