@@ -18,6 +18,10 @@ export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 # that `cargo test`, clippy and cargo-leptos share one build of the dependencies.
 export LEPTOS_OUTPUT_NAME := schedulingkit-webhooks
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# A clean CI build gains nothing from incremental compilation but gigabytes of disk.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL := 0
+endif
 
 RUN_ADDR ?= 127.0.0.1:3000
 BIN := schedulingkit-webhooks

@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod components;
+pub mod deliveries;
 pub mod domain;
 pub mod error;
 pub mod webhooks;
@@ -29,6 +30,7 @@ use leptos_router::{path, SsrMode};
 use api_keys::ApiKeysPage;
 use auth::{LoginPage, SignupPage};
 use components::Header;
+use deliveries::{DeliveryDetailPage, DeliveryLogPage};
 use webhooks::{CreateWebhookPage, EditWebhookPage, WebhookListPage};
 
 /// The name cargo-leptos gives the JS, WASM and CSS files (`[[workspace.metadata.leptos]]`).
@@ -76,6 +78,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/webhooks") view=WebhookListPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/webhooks/create") view=CreateWebhookPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/webhooks/:id/edit") view=EditWebhookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/webhooks/:id/deliveries") view=DeliveryLogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/webhooks/:id/deliveries/:delivery_id") view=DeliveryDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -118,6 +118,19 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The queue index also carries the webhook, so a claim can skip the deliveries of
+        // webhooks already at their in-flight cap without reading the rows.
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX idx_deliveries_due")
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX idx_deliveries_due ON deliveries (next_attempt_at, webhook_id) \
+                 WHERE status = 'pending'",
+            )
+            .await?;
         // The log filtered by status or by event type, newest first, keyset-paginated.
         manager
             .create_index(
@@ -147,6 +160,13 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(DeliveryStats::Table).to_owned())
             .await?;
+        let conn = manager.get_connection();
+        conn.execute_unprepared("DROP INDEX idx_deliveries_due")
+            .await?;
+        conn.execute_unprepared(
+            "CREATE INDEX idx_deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending'",
+        )
+        .await?;
         for idx in [
             "idx_deliveries_webhook_status",
             "idx_deliveries_webhook_event",

@@ -114,6 +114,14 @@ pub struct ServeArgs {
     /// Deliveries still in flight after that are taken up again when their lease ends.
     #[arg(long, env = "SKW_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+
+    /// Pause a webhook automatically when every delivery has failed for this long…
+    #[arg(long, env = "SKW_AUTO_DISABLE_AFTER", default_value = "3d", value_parser = crate::dispatcher::parse_duration)]
+    pub auto_disable_after: std::time::Duration,
+
+    /// …and at least this many deliveries failed (0 turns auto-disable off).
+    #[arg(long, env = "SKW_AUTO_DISABLE_MIN_FAILURES", default_value_t = 10)]
+    pub auto_disable_min_failures: u32,
 }
 
 impl ServeArgs {

@@ -28,6 +28,16 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     } else {
         opts.max_connections(32).min_connections(2);
     }
+    if url.starts_with("sqlite:") {
+        // Schema changes go through one connection: a pooled SQLite connection that did not
+        // make a change can still see the old schema when it prepares the next statement.
+        let mut single = opts.clone();
+        single.max_connections(1).min_connections(1);
+        let db = Database::connect(single).await?;
+        Migrator::up(&db, None).await?;
+        db.close().await?;
+        return Database::connect(opts).await;
+    }
     let db = Database::connect(opts).await?;
     Migrator::up(&db, None).await?;
     Ok(db)

@@ -65,6 +65,14 @@ pub fn dispatcher_config(args: &ServeArgs) -> DispatcherConfig {
     cfg.workers = args.workers.max(1);
     cfg.per_webhook = args.per_webhook_concurrency.max(1);
     cfg.poll_interval = Duration::from_millis(args.poll_interval_ms.max(10));
+    cfg.auto_disable = app::queue::AutoDisable {
+        after_ms: args.auto_disable_after.as_millis() as i64,
+        min_failures: if args.auto_disable_min_failures == 0 {
+            i32::MAX
+        } else {
+            args.auto_disable_min_failures.min(i32::MAX as u32) as i32
+        },
+    };
     cfg
 }
 

@@ -419,24 +419,75 @@ async fn ingest_errors_are_json_with_fitting_statuses(app: TestApp) {
     app.stop().await;
 }
 
+fn room(per_webhook: u32) -> queue::Room {
+    queue::Room {
+        per_webhook,
+        busy: vec![],
+    }
+}
+
+async fn claims_respect_each_webhooks_room(app: TestApp) {
+    let rx = Receiver::start().await;
+    let user = app.user("room@example.com").await;
+    let a = app
+        .webhook(&user, &rx.url("ok"), &["booking.created"], 0, 30)
+        .await;
+    let b = app
+        .webhook(&user, &rx.url("ok"), &["booking.created"], 0, 30)
+        .await;
+    let key = app.api_key("room@example.com").await;
+    for _ in 0..10 {
+        app.publish(&key, "booking.created", json!({})).await;
+    }
+    let now = app::entities::now_ms();
+    let count = |c: &[queue::Claimed], w: i64| c.iter().filter(|c| c.webhook_id == w).count();
+    // A is at its cap, B has room for 2, others (none here) 5.
+    let claimed = queue::claim_due(
+        &app.db,
+        now,
+        100,
+        30_000,
+        &queue::Room {
+            per_webhook: 5,
+            busy: vec![(a, 0), (b, 2)],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((count(&claimed, a), count(&claimed, b)), (0, 2));
+    // Nothing in flight: at most 5 of each in one claim.
+    let claimed = queue::claim_due(&app.db, now, 100, 30_000, &room(5))
+        .await
+        .unwrap();
+    assert_eq!((count(&claimed, a), count(&claimed, b)), (5, 5));
+    // The claim limit holds across webhooks.
+    let claimed = queue::claim_due(&app.db, now, 3, 30_000, &room(5))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    app.stop().await;
+}
+
 async fn an_expired_lease_is_taken_over(app: TestApp) {
     let rx = Receiver::start().await;
     let (key, _, _) = setup(&app, "lease@example.com", &rx, "ok", 3, 5).await;
     app.publish(&key, "booking.created", json!({})).await;
     // A worker claims the delivery and "crashes" (never reports back).
     let now = app::entities::now_ms();
-    let crashed = queue::claim_due(&app.db, now, 10, 30_000, &[])
+    let crashed = queue::claim_due(&app.db, now, 10, 30_000, &room(10))
         .await
         .unwrap();
     assert_eq!(crashed.len(), 1);
     // While the lease runs, nobody else gets it.
     assert_eq!(app.dispatcher.run_once().await.unwrap(), 0);
-    assert!(queue::claim_due(&app.db, now + 30_000, 10, 30_000, &[])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        queue::claim_due(&app.db, now + 30_000, 10, 30_000, &room(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // After timeout (5 s) + grace (30 s) it is due again.
-    let taken = queue::claim_due(&app.db, now + 35_001, 10, 30_000, &[])
+    let taken = queue::claim_due(&app.db, now + 35_001, 10, 30_000, &room(10))
         .await
         .unwrap();
     assert_eq!(taken.len(), 1);
@@ -622,9 +673,11 @@ async fn a_hanging_endpoint_does_not_hold_up_the_others(app: TestApp) {
         "{} requests in flight to the hanging endpoint",
         rx.count("slow/20000")
     );
+    let t = std::time::Instant::now();
     app.running
         .stop(std::time::Duration::from_millis(100))
         .await;
+    eprintln!("STOP took {:?}", t.elapsed());
 }
 
 backend_tests!(
@@ -642,6 +695,7 @@ backend_tests!(
     a_key_acts_for_its_own_account_only,
     ingest_errors_are_json_with_fitting_statuses,
     an_expired_lease_is_taken_over,
+    claims_respect_each_webhooks_room,
     send_test_event_goes_through_the_pipeline,
     rotation_signs_with_both_secrets_for_a_day,
     deleting_a_webhook_removes_its_pending_deliveries,

@@ -3,9 +3,11 @@
 mod error_notice;
 mod field_error;
 mod header;
+mod status_badge;
 mod time;
 
 pub use error_notice::ErrorNotice;
 pub use field_error::{errors_of, FieldError, FormError};
 pub use header::Header;
+pub use status_badge::StatusBadge;
 pub use time::{format_duration_ms, format_time};

@@ -22,6 +22,8 @@ pub struct Model {
     pub last_duration_ms: Option<i32>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    /// The next attempt is a manual redelivery: recorded, never retried automatically.
+    pub manual: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

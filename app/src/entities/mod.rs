@@ -6,6 +6,7 @@ pub mod account;
 pub mod api_key;
 pub mod attempt;
 pub mod delivery;
+pub mod delivery_stat;
 pub mod event;
 pub mod session;
 pub mod user;

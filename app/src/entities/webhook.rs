@@ -20,6 +20,12 @@ pub struct Model {
     pub previous_secret_expires_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set when the webhook was switched off automatically because its deliveries kept failing.
+    pub disabled_at: Option<i64>,
+    pub disabled_reason: Option<String>,
+    /// Since when every finished delivery has failed, and how many (cleared by a success).
+    pub failing_since: Option<i64>,
+    pub consecutive_failures: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,11 +30,26 @@ pub struct Job {
     pub previous_secret_expires_at: Option<i64>,
     pub timeout_secs: i32,
     pub retry_attempts: i32,
+    /// A manual redelivery: recorded, never retried automatically.
+    pub manual: bool,
 }
 
-/// Claims up to `limit` due deliveries, oldest due first, skipping the webhooks in `exclude`
-/// (those already at their in-flight cap). The lease lasts the webhook's timeout plus
-/// `lease_grace_ms`; if the worker dies, the delivery is due again when the lease ends.
+/// How many more deliveries of each webhook this worker may start: webhooks with requests in
+/// flight have less room than the others.
+#[derive(Clone, Debug, Default)]
+pub struct Room {
+    /// Room of a webhook with nothing in flight here.
+    pub per_webhook: u32,
+    /// Webhooks with requests in flight and their remaining room (0 = at the cap).
+    pub busy: Vec<(i64, u32)>,
+}
+
+/// Claims up to `limit` due deliveries, oldest due first, at most `room` per webhook. The lease
+/// lasts the webhook's timeout plus `lease_grace_ms`; if the worker dies, the delivery is due
+/// again when the lease ends.
+///
+/// Only a bounded prefix of the due queue (`4 × limit` rows) is looked at, so a claim costs the
+/// same however long the backlog is; webhooks at their cap are skipped inside the index.
 ///
 /// On PostgreSQL the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several
 /// processes share the queue without waiting on each other or claiming a row twice. SQLite has
@@ -44,19 +59,39 @@ pub async fn claim_due(
     now_ms: i64,
     limit: u32,
     lease_grace_ms: i64,
-    exclude: &[i64],
+    room: &Room,
 ) -> Result<Vec<Claimed>, DbErr> {
-    if limit == 0 {
+    if limit == 0 || room.per_webhook == 0 {
         return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
     let token = random_token();
-    let exclude_sql = if exclude.is_empty() {
+    // Integers only below: safe to inline.
+    let full: Vec<String> = room
+        .busy
+        .iter()
+        .filter(|(_, r)| *r == 0)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let exclude_sql = if full.is_empty() {
         String::new()
     } else {
-        // Integers only: safe to inline.
-        let ids: Vec<String> = exclude.iter().map(i64::to_string).collect();
-        format!(" AND webhook_id NOT IN ({})", ids.join(","))
+        format!(" AND webhook_id NOT IN ({})", full.join(","))
+    };
+    let partial: Vec<String> = room
+        .busy
+        .iter()
+        .filter(|(_, r)| *r > 0)
+        .map(|(id, r)| format!(" WHEN {id} THEN {r}"))
+        .collect();
+    let room_sql = if partial.is_empty() {
+        room.per_webhook.to_string()
+    } else {
+        format!(
+            "CASE webhook_id{} ELSE {} END",
+            partial.concat(),
+            room.per_webhook
+        )
     };
     let lock = if backend == DbBackend::Postgres {
         " FOR UPDATE SKIP LOCKED"
@@ -68,9 +103,17 @@ pub async fn claim_due(
            next_attempt_at = $2 + $3 + 1000 * COALESCE( \
              (SELECT w.timeout_secs FROM webhooks w WHERE w.id = deliveries.webhook_id), 300) \
          WHERE id IN ( \
-           SELECT id FROM deliveries \
-           WHERE status = 'pending' AND next_attempt_at <= $2{exclude_sql} \
-           ORDER BY next_attempt_at LIMIT $4{lock}) \
+           SELECT id FROM ( \
+             SELECT id, webhook_id, next_attempt_at, \
+               ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at) AS rn \
+             FROM ( \
+               SELECT id, webhook_id, next_attempt_at FROM deliveries \
+               WHERE status = 'pending' AND next_attempt_at <= $2{exclude_sql} \
+               ORDER BY next_attempt_at LIMIT $5{lock} \
+             ) candidates \
+           ) ranked \
+           WHERE rn <= {room_sql} \
+           ORDER BY next_attempt_at LIMIT $4) \
          RETURNING id, webhook_id"
     );
     let rows = db
@@ -82,6 +125,7 @@ pub async fn claim_due(
                 now_ms.into(),
                 lease_grace_ms.into(),
                 i64::from(limit).into(),
+                (i64::from(limit) * 4).into(),
             ],
         ))
         .await?;
@@ -106,7 +150,8 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
     let sql = format!(
         "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.webhook_id, \
            d.event_type, e.body, e.created_at AS event_created_at, w.url, w.secret, \
-           w.previous_secret, w.previous_secret_expires_at, w.timeout_secs, w.retry_attempts \
+           w.previous_secret, w.previous_secret_expires_at, w.timeout_secs, w.retry_attempts, \
+           d.manual \
          FROM deliveries d \
          JOIN events e ON e.id = d.event_id \
          JOIN webhooks w ON w.id = d.webhook_id \
@@ -148,4 +193,28 @@ fn random_token() -> i64 {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).expect("the operating system RNG is unavailable");
     i64::from_le_bytes(b)
+}
+
+/// Gives deliveries back to the queue at once (a stopping worker that will not finish them),
+/// instead of letting their leases run out.
+pub async fn release(db: &DatabaseConnection, held: &[(Uuid, i64)]) -> Result<u64, DbErr> {
+    use crate::entities::delivery;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let now = crate::entities::now_ms();
+    let mut released = 0;
+    for (id, token) in held {
+        released += delivery::Entity::update_many()
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
+            .col_expr(
+                delivery::Column::LeaseToken,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(delivery::Column::Id.eq(*id))
+            .filter(delivery::Column::LeaseToken.eq(*token))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(released)
 }

@@ -8,14 +8,16 @@
 mod claim;
 mod publish;
 mod record;
+mod redeliver;
 mod sample;
 mod sql;
 mod status;
 mod wakeup;
 
-pub use claim::{claim_due, load_jobs, next_due_at, Claimed, Job};
+pub use claim::{claim_due, load_jobs, next_due_at, release, Claimed, Job, Room};
 pub use publish::{publish, PublishError, PublishRequest, Published, Targets};
-pub use record::{record_attempts, AttemptOutcome, Next};
+pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, HOUR_MS};
+pub use redeliver::{resend, Resend};
 pub use sample::sample_booking;
 pub use status::DeliveryStatus;
 pub use wakeup::Wakeup;

@@ -158,6 +158,7 @@ pub async fn publish(
                 last_duration_ms: Set(None),
                 created_at: Set(now),
                 completed_at: Set(None),
+                manual: Set(false),
             });
         delivery::Entity::insert_many(rows)
             .exec_without_returning(&txn)

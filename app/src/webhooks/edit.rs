@@ -4,10 +4,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::fields::WebhookFields;
 use super::{
-    get_test_outcome, get_webhook, reveal_secret, DeleteWebhook, RotateSecret, SendTestEvent,
-    TestOutcome, UpdateWebhook, WebhookDetail,
+    get_test_outcome, get_webhook, reveal_secret, DeleteWebhook, EnableWebhook, RotateSecret,
+    SendTestEvent, TestOutcome, UpdateWebhook, WebhookDetail,
 };
 use crate::components::{errors_of, format_duration_ms, format_time, ErrorNotice, FormError};
+use crate::deliveries::DeliveryChart;
 use crate::domain::WebhookInput;
 use crate::error::AppError;
 
@@ -23,10 +24,11 @@ pub fn EditWebhookPage() -> impl IntoView {
     let rotate = ServerAction::<RotateSecret>::new();
     let delete = ServerAction::<DeleteWebhook>::new();
     let test = ServerAction::<SendTestEvent>::new();
+    let enable = ServerAction::<EnableWebhook>::new();
 
     let webhook = Resource::new(
-        move || (id(), rotate.version().get()),
-        move |(id, _)| async move {
+        move || (id(), rotate.version().get(), enable.version().get()),
+        move |(id, _, _)| async move {
             match id {
                 Some(id) => get_webhook(id, reveal).await,
                 None => Err(AppError::NotFound),
@@ -49,7 +51,7 @@ pub fn EditWebhookPage() -> impl IntoView {
                 let earlier = earlier.await;
                 match webhook.await {
                     Ok(w) => view! {
-                        <EditView w=w update=update rotate=rotate delete=delete test=test earlier=earlier/>
+                        <EditView w=w update=update rotate=rotate delete=delete test=test enable=enable earlier=earlier/>
                     }
                     .into_any(),
                     Err(e) => view! {
@@ -70,6 +72,7 @@ fn EditView(
     rotate: ServerAction<RotateSecret>,
     delete: ServerAction<DeleteWebhook>,
     test: ServerAction<SendTestEvent>,
+    enable: ServerAction<EnableWebhook>,
     earlier: Option<TestOutcome>,
 ) -> impl IntoView {
     let errors = errors_of(update);
@@ -91,12 +94,32 @@ fn EditView(
             <h1>{w.name.clone()}
                 {if w.active {
                     view! { <span class="badge active">"Active"</span> }.into_any()
+                } else if w.disabled_at.is_some() {
+                    view! { <span class="badge failed">"Disabled"</span> }.into_any()
                 } else {
                     view! { <span class="badge paused">"Paused"</span> }.into_any()
                 }}
             </h1>
+            <a class="button" href=format!("/settings/webhooks/{id}/deliveries")>"Delivery log"</a>
         </div>
+        {w.disabled_at.filter(|_| !w.active).map(|at| view! {
+            <div class="notice warning" role="status">
+                <p><strong>"Paused automatically on " {format_time(at)} ". "</strong>
+                    {w.disabled_reason.clone().unwrap_or_default()}
+                    " Fix the endpoint, then switch the webhook back on."</p>
+                <ActionForm action=enable>
+                    <input type="hidden" name="id" value=id.to_string()/>
+                    <button type="submit" class="primary small">"Re-enable"</button>
+                </ActionForm>
+            </div>
+        })}
         <div class="edit-layout">
+            <div class="main-column">
+            <section class="card" aria-labelledby="activity-title">
+                <h2 id="activity-title">"Last 24 hours"</h2>
+                <DeliveryChart buckets=w.hourly.clone()/>
+                <p class="hint"><a href=format!("/settings/webhooks/{id}/deliveries")>"Open the delivery log →"</a></p>
+            </section>
             <section class="card" aria-labelledby="settings-title">
                 <h2 id="settings-title">"Settings"</h2>
                 <ActionForm action=update>
@@ -112,6 +135,7 @@ fn EditView(
                 </ActionForm>
                 <p class="meta">"Created " {format_time(w.created_at)} " · updated " {format_time(w.updated_at)}</p>
             </section>
+            </div>
             <aside class="side">
                 <TestPanel id=id test=test earlier=earlier/>
                 <SecretPanel w=w.clone() rotate=rotate/>

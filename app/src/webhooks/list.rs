@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{list_webhooks, WebhookSummary};
-use crate::components::{format_time, ErrorNotice};
+use crate::components::{format_time, ErrorNotice, StatusBadge};
 
 #[component]
 pub fn WebhookListPage() -> impl IntoView {
@@ -51,6 +51,8 @@ fn WebhookTable(list: Vec<WebhookSummary>) -> impl IntoView {
                     <th scope="col">"URL"</th>
                     <th scope="col">"Events"</th>
                     <th scope="col">"Status"</th>
+                    <th scope="col">"Last delivery"</th>
+                    <th scope="col">"Success (24 h)"</th>
                     <th scope="col">"Created"</th>
                 </tr>
             </thead>
@@ -71,11 +73,31 @@ fn WebhookTable(list: Vec<WebhookSummary>) -> impl IntoView {
                                     {(more > 0).then(|| view! { <span class="chip more">{format!("+{more}")}</span> })}
                                 </td>
                                 <td>
-                                    {if w.active {
-                                        view! { <span class="badge active">"Active"</span> }.into_any()
-                                    } else {
-                                        view! { <span class="badge paused">"Paused"</span> }.into_any()
+                                    {match (w.active, w.disabled_reason.clone()) {
+                                        (true, _) => view! { <span class="badge active">"Active"</span> }.into_any(),
+                                        (false, Some(reason)) => view! {
+                                            <span class="badge failed" title=reason>"Disabled"</span>
+                                        }
+                                        .into_any(),
+                                        (false, None) => view! { <span class="badge paused">"Paused"</span> }.into_any(),
                                     }}
+                                </td>
+                                <td class="last">
+                                    {match w.last_delivery.clone() {
+                                        Some(d) => view! {
+                                            <a href=format!("/settings/webhooks/{}/deliveries/{}", w.id, d.id)>
+                                                <StatusBadge row=d.clone()/>
+                                            </a>
+                                            <span class="hint">" " {format_time(d.created_at)}</span>
+                                        }
+                                        .into_any(),
+                                        None => view! { <span class="hint">"Nothing sent yet"</span> }.into_any(),
+                                    }}
+                                </td>
+                                <td class="rate">
+                                    <a href=format!("/settings/webhooks/{}/deliveries", w.id)>
+                                        {success_rate(w.succeeded_24h, w.finished_24h)}
+                                    </a>
                                 </td>
                                 <td class="created">{format_time(w.created_at)}</td>
                             </tr>
@@ -84,5 +106,20 @@ fn WebhookTable(list: Vec<WebhookSummary>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// `98.5 % of 200`, or a dash when nothing finished.
+fn success_rate(succeeded: i64, finished: i64) -> String {
+    if finished == 0 {
+        "—".to_string()
+    } else {
+        let pct = succeeded as f64 * 100.0 / finished as f64;
+        let pct = if pct >= 99.95 || pct == pct.trunc() {
+            format!("{pct:.0}")
+        } else {
+            format!("{pct:.1}")
+        };
+        format!("{pct} % of {finished}")
     }
 }

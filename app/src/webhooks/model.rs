@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use crate::deliveries::{DeliveryRow, HourBucket};
 use crate::domain::WebhookInput;
 
 /// A row of the webhooks list.
@@ -11,6 +12,12 @@ pub struct WebhookSummary {
     pub events: Vec<String>,
     pub active: bool,
     pub created_at: i64,
+    /// Why it was paused automatically, if it was.
+    pub disabled_reason: Option<String>,
+    pub last_delivery: Option<DeliveryRow>,
+    /// Succeeded and total finished deliveries over the last 24 hours.
+    pub succeeded_24h: i64,
+    pub finished_24h: i64,
 }
 
 /// One webhook, for its edit page. The secret itself is only sent when asked for (Reveal).
@@ -30,6 +37,11 @@ pub struct WebhookDetail {
     pub previous_secret_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When and why it was paused automatically, if it was.
+    pub disabled_at: Option<i64>,
+    pub disabled_reason: Option<String>,
+    /// The last 24 hours of finished deliveries, hour by hour.
+    pub hourly: Vec<HourBucket>,
 }
 
 impl WebhookDetail {

@@ -53,7 +53,7 @@ pub async fn get_webhook(
             let user = crate::auth::ssr::require_user().await?;
             let db = crate::state::app_state()?.db;
             let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-            Ok(super::ssr::to_detail(model, reveal))
+            super::ssr::detail(&db, model, reveal).await
         }
         .await,
     )
@@ -150,6 +150,21 @@ pub async fn delete_webhook(id: i64) -> Result<(), AppError> {
             let model = super::ssr::find_owned(&db, user.account_id, id).await?;
             super::ssr::delete(&db, model).await?;
             leptos_axum::redirect("/settings/webhooks");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Switches a webhook back on after it was paused (automatically or not).
+#[server(prefix = "/fn", endpoint = "webhooks/enable")]
+pub async fn enable_webhook(id: i64) -> Result<(), AppError> {
+    crate::error::with_status(
+        async move {
+            let user = crate::auth::ssr::require_user().await?;
+            let db = crate::state::app_state()?.db;
+            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            super::ssr::enable(&db, model).await?;
             Ok(())
         }
         .await,

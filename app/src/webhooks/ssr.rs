@@ -26,20 +26,22 @@ fn events_of(model: &webhook::Model) -> Vec<String> {
         .collect()
 }
 
-pub fn to_summary(model: webhook::Model) -> WebhookSummary {
-    WebhookSummary {
-        events: events_of(&model),
-        id: model.id,
-        name: model.name,
-        url: model.url,
-        active: model.active,
-        created_at: model.created_at,
-    }
+/// The subscribed event names of a stored webhook.
+pub fn event_names(model: &webhook::Model) -> Vec<String> {
+    events_of(model)
 }
 
-pub fn to_detail(model: webhook::Model, reveal: bool) -> WebhookDetail {
+pub async fn detail(
+    db: &DatabaseConnection,
+    model: webhook::Model,
+    reveal: bool,
+) -> Result<WebhookDetail, AppError> {
+    let hourly = crate::deliveries::query::hourly(db, model.id).await?;
     let now = now_ms();
-    WebhookDetail {
+    Ok(WebhookDetail {
+        hourly,
+        disabled_at: model.disabled_at,
+        disabled_reason: model.disabled_reason.clone(),
         events: events_of(&model),
         secret_masked: crate::domain::signing_secret_mask(&model.secret),
         secret: reveal.then(|| model.secret.clone()),
@@ -55,21 +57,46 @@ pub fn to_detail(model: webhook::Model, reveal: bool) -> WebhookDetail {
         retry_attempts: model.retry_attempts,
         created_at: model.created_at,
         updated_at: model.updated_at,
-    }
+    })
 }
 
-pub async fn list(
+/// The account's webhooks, oldest first.
+pub async fn all_owned(
     db: &DatabaseConnection,
     account_id: i64,
-) -> Result<Vec<WebhookSummary>, AppError> {
+) -> Result<Vec<webhook::Model>, AppError> {
     Ok(webhook::Entity::find()
         .filter(webhook::Column::AccountId.eq(account_id))
         .order_by_asc(webhook::Column::Id)
         .all(db)
-        .await?
-        .into_iter()
-        .map(to_summary)
-        .collect())
+        .await?)
+}
+
+/// The list page's rows: each webhook with its last delivery and its last 24 hours.
+pub async fn list(
+    db: &DatabaseConnection,
+    account_id: i64,
+) -> Result<Vec<WebhookSummary>, AppError> {
+    let hooks = all_owned(db, account_id).await?;
+    let ids: Vec<i64> = hooks.iter().map(|w| w.id).collect();
+    let totals = crate::deliveries::query::totals_24h(db, &ids).await?;
+    let mut out = Vec::with_capacity(hooks.len());
+    for model in hooks {
+        let (succeeded_24h, finished_24h) = totals.get(&model.id).copied().unwrap_or_default();
+        out.push(WebhookSummary {
+            events: events_of(&model),
+            last_delivery: crate::deliveries::query::latest(db, model.id).await?,
+            succeeded_24h,
+            finished_24h,
+            disabled_reason: model.disabled_reason.clone().filter(|_| !model.active),
+            id: model.id,
+            name: model.name,
+            url: model.url,
+            active: model.active,
+            created_at: model.created_at,
+        });
+    }
+    Ok(out)
 }
 
 /// The account's webhook with this id; any other id is `NotFound`.
@@ -115,6 +142,10 @@ pub async fn create(
         previous_secret_expires_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        disabled_at: Set(None),
+        disabled_reason: Set(None),
+        failing_since: Set(None),
+        consecutive_failures: Set(0),
     }
     .insert(db)
     .await?;
@@ -135,6 +166,28 @@ pub async fn update(
     active.timeout_secs = Set(draft.timeout_secs.into());
     active.retry_attempts = Set(draft.retry_attempts.into());
     active.updated_at = Set(now_ms());
+    if draft.active {
+        clear_health(&mut active);
+    }
+    Ok(active.update(db).await?)
+}
+
+fn clear_health(active: &mut webhook::ActiveModel) {
+    active.disabled_at = Set(None);
+    active.disabled_reason = Set(None);
+    active.failing_since = Set(None);
+    active.consecutive_failures = Set(0);
+}
+
+/// Switches a webhook (back) on and forgets its failure streak.
+pub async fn enable(
+    db: &DatabaseConnection,
+    model: webhook::Model,
+) -> Result<webhook::Model, AppError> {
+    let mut active: webhook::ActiveModel = model.into();
+    active.active = Set(true);
+    active.updated_at = Set(now_ms());
+    clear_health(&mut active);
     Ok(active.update(db).await?)
 }
 

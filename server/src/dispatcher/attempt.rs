@@ -223,7 +223,12 @@ pub fn handle(
             .collect::<serde_json::Map<_, _>>(),
     )
     .unwrap_or_default();
-    let max_tries = 1 + job.retry_attempts.clamp(0, 10);
+    // A manual redelivery is one try, whatever the webhook's retry setting.
+    let max_tries = if job.manual {
+        p.number
+    } else {
+        1 + job.retry_attempts.clamp(0, 10)
+    };
     let took_ms = duration_ms(&result);
     let retry_at = |delay: Duration| {
         (p.number < max_tries).then(|| started_at_ms + took_ms + delay.as_millis() as i64)
@@ -233,6 +238,7 @@ pub fn handle(
         lease_token: job.lease_token,
         webhook_id: job.webhook_id,
         number: p.number,
+        trigger: if job.manual { "manual" } else { "auto" },
         started_at: started_at_ms,
         duration_ms: took_ms as i32,
         request_headers,

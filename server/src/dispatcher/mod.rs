@@ -13,11 +13,11 @@ mod retry;
 
 pub use attempt::{call, handle, prepare, CallResult, Prepared, USER_AGENT};
 pub use resolver::GuardedResolver;
-pub use retry::{parse_retry_after, RetrySchedule};
+pub use retry::{parse_duration, parse_retry_after, RetrySchedule};
 
 use app::domain::TargetPolicy;
 use app::entities::now_ms;
-use app::queue::{self, AttemptOutcome, Job, Wakeup};
+use app::queue::{self, AttemptOutcome, AutoDisable, Job, Wakeup};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,7 @@ pub struct DispatcherConfig {
     /// Most bytes of a response body read and stored.
     pub max_response_bytes: usize,
     pub policy: TargetPolicy,
+    pub auto_disable: AutoDisable,
 }
 
 impl DispatcherConfig {
@@ -50,6 +51,7 @@ impl DispatcherConfig {
             retry,
             max_response_bytes: 16 * 1024,
             policy,
+            auto_disable: AutoDisable::default(),
         }
     }
 }
@@ -61,7 +63,10 @@ pub struct Dispatcher {
     client: reqwest::Client,
     wakeup: Wakeup,
     permits: Arc<Semaphore>,
+    /// Requests in flight per webhook.
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    /// The deliveries in flight and the claim tokens they are held under.
+    held: Arc<Mutex<HashMap<uuid::Uuid, i64>>>,
     slot_freed: Arc<Notify>,
 }
 
@@ -89,6 +94,7 @@ impl Dispatcher {
             cfg: Arc::new(cfg),
             wakeup,
             in_flight: Arc::default(),
+            held: Arc::default(),
             slot_freed: Arc::default(),
         }
     }
@@ -103,7 +109,7 @@ impl Dispatcher {
         let jobs = self.claim(self.cfg.batch_size).await?;
         let n = jobs.len();
         let outcomes = futures::future::join_all(jobs.iter().map(|job| self.attempt(job))).await;
-        queue::record_attempts(&self.db, &outcomes).await?;
+        queue::record_attempts(&self.db, &outcomes, self.cfg.auto_disable).await?;
         Ok(n)
     }
 
@@ -119,19 +125,22 @@ impl Dispatcher {
     }
 
     async fn claim(&self, limit: u32) -> Result<Vec<Job>, DbErr> {
-        let saturated: Vec<i64> = {
+        let room = {
             let map = self.in_flight.lock().expect("in-flight map poisoned");
-            map.iter()
-                .filter(|(_, &n)| n >= self.cfg.per_webhook)
-                .map(|(&id, _)| id)
-                .collect()
+            queue::Room {
+                per_webhook: self.cfg.per_webhook as u32,
+                busy: map
+                    .iter()
+                    .map(|(&id, &n)| (id, self.cfg.per_webhook.saturating_sub(n) as u32))
+                    .collect(),
+            }
         };
         let claimed = queue::claim_due(
             &self.db,
             now_ms(),
             limit,
             self.cfg.lease_grace.as_millis() as i64,
-            &saturated,
+            &room,
         )
         .await?;
         queue::load_jobs(&self.db, &claimed).await
@@ -146,11 +155,18 @@ impl Dispatcher {
 
     /// The dispatcher's life: claim what is due, send it, sleep until woken or until the next
     /// delivery is due (at most `poll_interval`). Stops claiming when `shutdown` turns true,
-    /// then waits up to `drain` for the requests in flight.
+    /// waits up to `drain` for the requests in flight, and gives what is still in flight back
+    /// to the queue.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         let (record_tx, record_rx) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record_loop(self.db.clone(), record_rx));
+        let recorder = tokio::spawn(record_loop(
+            self.db.clone(),
+            record_rx,
+            self.cfg.auto_disable,
+        ));
+        let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
         loop {
+            while tasks.try_join_next().is_some() {}
             if *shutdown.borrow() {
                 break;
             }
@@ -189,11 +205,19 @@ impl Dispatcher {
                     .expect("in-flight map poisoned")
                     .entry(job.webhook_id)
                     .or_default() += 1;
+                self.held
+                    .lock()
+                    .expect("held map poisoned")
+                    .insert(job.delivery_id, job.lease_token);
                 let this = self.clone();
                 let tx = record_tx.clone();
-                tokio::spawn(async move {
+                tasks.spawn(async move {
                     let outcome = this.attempt(&job).await;
                     let _ = tx.send(outcome);
+                    this.held
+                        .lock()
+                        .expect("held map poisoned")
+                        .remove(&job.delivery_id);
                     {
                         let mut map = this.in_flight.lock().expect("in-flight map poisoned");
                         if let Some(n) = map.get_mut(&job.webhook_id) {
@@ -208,13 +232,28 @@ impl Dispatcher {
                 });
             }
         }
-        // Graceful stop: wait for the requests in flight (their leases cover them otherwise).
-        let all = self.cfg.workers.max(1) as u32;
-        if tokio::time::timeout(drain, self.permits.acquire_many(all))
-            .await
-            .is_err()
-        {
-            tracing::warn!("stopping with deliveries still in flight; their leases will expire and they will be retried");
+        // Graceful stop: let the requests in flight finish, within `drain`…
+        let finished =
+            tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            // …and give the rest back to the queue for another worker (or the next start).
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            let held: Vec<(uuid::Uuid, i64)> = self
+                .held
+                .lock()
+                .expect("held map poisoned")
+                .drain()
+                .collect();
+            match queue::release(&self.db, &held).await {
+                Ok(n) => tracing::warn!(
+                    released = n,
+                    "stopped with deliveries in flight; they are due again"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not release deliveries; their leases will expire")
+                }
+            }
         }
         drop(record_tx);
         let _ = recorder.await;
@@ -248,7 +287,11 @@ impl Dispatcher {
 /// Writes outcomes as they come, batching whatever has queued up meanwhile into one
 /// transaction. A failed write is retried; if the process dies first, the leases expire and
 /// the deliveries are tried again (at-least-once).
-async fn record_loop(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<AttemptOutcome>) {
+async fn record_loop(
+    db: DatabaseConnection,
+    mut rx: mpsc::UnboundedReceiver<AttemptOutcome>,
+    rule: AutoDisable,
+) {
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -259,7 +302,7 @@ async fn record_loop(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Att
             }
         }
         loop {
-            match queue::record_attempts(&db, &batch).await {
+            match queue::record_attempts(&db, &batch, rule).await {
                 Ok(held) => {
                     let lost = held.iter().filter(|h| !**h).count();
                     if lost > 0 {

@@ -44,7 +44,8 @@ impl RetrySchedule {
     }
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Parses `500ms`, `30s`, `5m`, `2h` or `3d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("`{s}` needs a unit (ms, s, m, h or d)"))?;

@@ -1,18 +1,15 @@
 //! The HTTP surface: pages and server functions (with sessions), the JSON API (bearer keys
 //! only, no cookies), and health.
 
-mod api_error;
-mod auth;
+pub mod api;
 mod guard;
-mod ingest;
 
-pub use api_error::ApiError;
-pub use ingest::MAX_EVENT_BYTES;
+pub use api::{ApiError, MAX_EVENT_BYTES};
 
 use app::session_store::DbSessionStore;
 use app::state::AppState;
 use app::{shell, App};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::OnceLock;
@@ -50,9 +47,7 @@ pub fn router(state: AppState, secure_cookies: bool) -> Router {
         .layer(sessions)
         .with_state(state.clone());
 
-    let api = Router::new()
-        .route("/api/v1/events", post(ingest::publish_event))
-        .with_state(state);
+    let api = api::routes(state);
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

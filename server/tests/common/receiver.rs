@@ -52,7 +52,7 @@ impl Receiver {
 }
 
 /// Paths: `ok`, `status/{code}`, `fail/{n}` (500 n times, then 200), `slow/{ms}`, `redirect`,
-/// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer).
+/// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer), `html` (a script tag).
 async fn handle(
     State(r): State<Receiver>,
     Path(path): Path<String>,
@@ -99,6 +99,12 @@ async fn handle(
         )
             .into_response(),
         ["big"] => (StatusCode::OK, "x".repeat(100 * 1024)).into_response(),
+        ["html"] => (
+            StatusCode::OK,
+            [("content-type", "text/html")],
+            "<script>alert('pwned')</script>",
+        )
+            .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -10,6 +10,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Per-field messages of a validation error.
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -18,6 +20,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            fields: None,
         }
     }
 
@@ -48,6 +51,33 @@ impl ApiError {
     }
 }
 
+impl From<app::error::AppError> for ApiError {
+    fn from(e: app::error::AppError) -> Self {
+        use app::error::AppError;
+        match e {
+            AppError::Invalid(f) => {
+                let mut err = ApiError::unprocessable("validation_failed", f.summary());
+                err.fields = Some(
+                    f.errors
+                        .into_iter()
+                        .map(|(k, v)| {
+                            (
+                                if k.is_empty() { "body".into() } else { k },
+                                serde_json::Value::String(v),
+                            )
+                        })
+                        .collect(),
+                );
+                err
+            }
+            AppError::NotFound => ApiError::not_found(),
+            AppError::Unauthorized => ApiError::unauthorized("Not allowed."),
+            AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
         ApiError::internal(e)
@@ -58,7 +88,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (
             self.status,
-            Json(json!({ "error": { "code": self.code, "message": self.message } })),
+            Json(match self.fields {
+                Some(fields) => json!({ "error": { "code": self.code, "message": self.message, "fields": fields } }),
+                None => json!({ "error": { "code": self.code, "message": self.message } }),
+            }),
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {

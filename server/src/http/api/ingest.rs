@@ -11,12 +11,22 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::api_error::ApiError;
 use super::auth::ApiAccount;
+use super::error::ApiError;
 
 /// The largest request body accepted (bigger ones get `413`).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", security(("bearer" = [])),
+    request_body = super::types::PublishEvent,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "A repeat within 24 hours returns the first answer and creates nothing")),
+    responses(
+        (status = 202, description = "Stored and queued for every active subscribed webhook", body = super::types::Published),
+        (status = 400, description = "Malformed JSON", body = super::types::ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = super::types::ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = super::types::ErrorBody),
+        (status = 422, description = "Unknown event type, or `data` not an object", body = super::types::ErrorBody)))]
 pub async fn publish_event(
     State(state): State<AppState>,
     account: ApiAccount,

@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sea_orm::DatabaseConnection;
 
-use super::api_error::ApiError;
+use super::error::ApiError;
 use app::state::AppState;
 
 /// The account an API request acts for, from `Authorization: Bearer <key>`.

@@ -1,0 +1,208 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::list_deliveries;
+use super::model::{DeliveryPage, DeliveryRow, LogFilter};
+use crate::components::{format_duration_ms, format_time, ErrorNotice, StatusBadge};
+use crate::domain::EventType;
+use crate::error::AppError;
+use crate::webhooks::{get_webhook, WebhookDetail};
+
+/// Re-reads `refresh` every two seconds while `pending()` says something is still under way
+/// (only in the browser; the server renders once).
+pub fn poll_while(pending: impl Fn() -> bool + 'static, refresh: RwSignal<u64>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                if pending() {
+                    refresh.update(|n| *n += 1);
+                }
+            },
+            std::time::Duration::from_secs(2),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (pending, refresh);
+    }
+}
+
+#[component]
+pub fn DeliveryLogPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
+    let filter = move || {
+        query.with(|q| {
+            (
+                q.get("status").unwrap_or_default(),
+                q.get("event").unwrap_or_default(),
+                q.get("cursor").unwrap_or_default(),
+            )
+        })
+    };
+    let refresh = RwSignal::new(0u64);
+    let webhook = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_webhook(id, false).await,
+            None => Err(AppError::NotFound),
+        }
+    });
+    let page = Resource::new(
+        move || (id(), filter(), refresh.get()),
+        |(id, (status, event, cursor), _)| async move {
+            match id {
+                Some(id) => list_deliveries(id, status, event, cursor).await,
+                None => Err(AppError::NotFound),
+            }
+        },
+    );
+    poll_while(
+        move || {
+            page.with_untracked(
+                |p| matches!(p, Some(Ok(p)) if p.rows.iter().any(DeliveryRow::is_pending)),
+            )
+        },
+        refresh,
+    );
+
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (status, event, cursor) = filter();
+                match (webhook.await, page.await) {
+                    (Ok(w), Ok(p)) => {
+                        let filter = LogFilter::parse(&status, &event, &cursor).unwrap_or_default();
+                        view! { <LogView w=w page=p filter=filter/> }.into_any()
+                    }
+                    (Err(e), _) | (_, Err(e)) => view! {
+                        <Title text="Deliveries · SchedulingKit"/>
+                        <ErrorNotice error=e/>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn LogView(w: WebhookDetail, page: DeliveryPage, filter: LogFilter) -> impl IntoView {
+    let base = format!("/settings/webhooks/{}/deliveries", w.id);
+    let newer = filter
+        .cursor
+        .as_ref()
+        .map(|_| format!("{base}{}", filter.query(None)));
+    let older = page
+        .next_cursor
+        .as_ref()
+        .map(|c| format!("{base}{}", filter.query(Some(c))));
+    let status = filter.status.clone().unwrap_or_default();
+    let event = filter.event.clone().unwrap_or_default();
+    let empty = page.rows.is_empty();
+    view! {
+        <Title text=format!("Deliveries · {} · SchedulingKit", w.name)/>
+        <nav class="breadcrumb" aria-label="Breadcrumb">
+            <a href="/settings/webhooks">"Webhooks"</a>
+            " / "
+            <a href=format!("/settings/webhooks/{}/edit", w.id)>{w.name.clone()}</a>
+            " / Deliveries"
+        </nav>
+        <div class="page-head">
+            <div>
+                <h1>"Delivery log"</h1>
+                <p class="lede">"Every event sent to " <code>{w.url.clone()}</code> ", newest first. Open one to see the exact request and every attempt."</p>
+            </div>
+        </div>
+        <form method="get" class="filters" action=base.clone()>
+            <label>"Status "
+                <select name="status">
+                    {[("", "Any status"), ("pending", "Pending"), ("succeeded", "Succeeded"), ("failed", "Failed")]
+                        .into_iter()
+                        .map(|(v, label)| view! { <option value=v selected=status == v>{label}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>"Event "
+                <select name="event">
+                    <option value="" selected=event.is_empty()>"Any event"</option>
+                    {EventType::ALL
+                        .into_iter()
+                        .map(|t| view! { <option value=t.as_str() selected=event == t.as_str()>{t.as_str()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <button type="submit" class="small">"Filter"</button>
+        </form>
+        {if empty {
+            view! {
+                <div class="empty-state small">
+                    <p>{if filter.status.is_some() || filter.event.is_some() {
+                        "No deliveries match these filters."
+                    } else {
+                        "Nothing has been sent to this webhook yet. Send a test event from its settings page."
+                    }}</p>
+                </div>
+            }
+            .into_any()
+        } else {
+            view! { <DeliveryTable rows=page.rows webhook_id=w.id/> }.into_any()
+        }}
+        <nav class="pager" aria-label="Pages">
+            {newer.map(|href| view! { <a class="button small" href=href>"← Newest"</a> })}
+            {older.map(|href| view! { <a class="button small" href=href>"Older →"</a> })}
+        </nav>
+    }
+}
+
+#[component]
+fn DeliveryTable(rows: Vec<DeliveryRow>, webhook_id: i64) -> impl IntoView {
+    view! {
+        <table class="deliveries">
+            <thead>
+                <tr>
+                    <th scope="col">"Time"</th>
+                    <th scope="col">"Event"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Attempts"</th>
+                    <th scope="col">"Response"</th>
+                    <th scope="col">"Duration"</th>
+                    <th scope="col">"Delivery"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|r| {
+                        let href = format!("/settings/webhooks/{webhook_id}/deliveries/{}", r.id);
+                        let response = match (r.last_status_code, &r.last_error) {
+                            (Some(code), _) => code.to_string(),
+                            (None, Some(e)) => e.clone(),
+                            (None, None) => "—".to_string(),
+                        };
+                        let short = r.id.chars().take(13).collect::<String>();
+                        view! {
+                            <tr data-delivery-id=r.id.clone() data-status=r.status.clone()>
+                                <td class="time">{format_time(r.created_at)}</td>
+                                <td><code>{r.event_type.clone()}</code></td>
+                                <td><StatusBadge row=r.clone()/></td>
+                                <td class="num">{r.attempts}</td>
+                                <td class="response" title=response.clone()>{response.clone()}</td>
+                                <td class="num">{r.last_duration_ms.map(|d| format_duration_ms(d.into())).unwrap_or_default()}</td>
+                                <td><a href=href><code>{short} "…"</code></a></td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

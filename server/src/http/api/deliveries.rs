@@ -1,0 +1,131 @@
+//! The delivery log over the API.
+
+use app::deliveries::{query, LogFilter};
+use app::entities::delivery;
+use app::queue::Resend;
+use app::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::Json;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::auth::ApiAccount;
+use super::error::ApiError;
+use super::types::{
+    Attempt, Delivery, DeliveryList, DeliveryQuery, DeliveryWithAttempts, ErrorBody, Redelivery,
+};
+use super::webhooks::owned;
+
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "deliveries", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Webhook id"), DeliveryQuery),
+    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    account: ApiAccount,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let Query(q) = Query::<DeliveryQuery>::try_from_uri(&uri)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let webhook = owned(&state, account, &id).await?;
+    let filter = LogFilter::parse(
+        q.status.as_deref().unwrap_or_default(),
+        q.event.as_deref().unwrap_or_default(),
+        q.cursor.as_deref().unwrap_or_default(),
+    )
+    .map_err(|m| ApiError::unprocessable("invalid_filter", m))?;
+    let limit = q.limit.unwrap_or(app::deliveries::PAGE_SIZE);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::unprocessable(
+            "invalid_filter",
+            "`limit` must be between 1 and 100.",
+        ));
+    }
+    let page = query::list(&state.db, webhook.id, &filter, limit).await?;
+    Ok(Json(DeliveryList {
+        data: page
+            .rows
+            .into_iter()
+            .map(|r| Delivery::from_row(r, webhook.id))
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One of the account's deliveries, by id, and its webhook.
+async fn owned_delivery(
+    state: &AppState,
+    account: ApiAccount,
+    id: &str,
+) -> Result<(delivery::Model, app::entities::webhook::Model), ApiError> {
+    let id = uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
+    let d = delivery::Entity::find_by_id(id)
+        .filter(delivery::Column::AccountId.eq(account.account_id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let webhook =
+        app::webhooks::ssr::find_owned(&state.db, account.account_id, d.webhook_id).await?;
+    Ok((d, webhook))
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Delivery id")),
+    responses((status = 200, body = DeliveryWithAttempts), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    account: ApiAccount,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryWithAttempts>, ApiError> {
+    let (d, webhook) = owned_delivery(&state, account, &id).await?;
+    let detail = query::detail(&state.db, &webhook, d.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(DeliveryWithAttempts {
+        delivery: Delivery::from_row(detail.delivery, webhook.id),
+        event_id: detail.event_id,
+        body: detail.body_raw,
+        attempts: detail
+            .attempts
+            .into_iter()
+            .map(|a| Attempt {
+                number: a.number,
+                trigger: a.trigger,
+                started_at: super::types::rfc3339(a.started_at),
+                duration_ms: a.duration_ms,
+                request_headers: a.request_headers.into_iter().collect(),
+                response_status: a.response_status,
+                response_headers: a.response_headers.into_iter().collect(),
+                response_body: a.response_body,
+                error_kind: a.error_kind,
+                error_message: a.error_message,
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Delivery id")),
+    responses((status = 202, body = Redelivery), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    account: ApiAccount,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Redelivery>), ApiError> {
+    let (d, webhook) = owned_delivery(&state, account, &id).await?;
+    let done = app::queue::resend(&state.db, &state.wakeup, webhook.id, d.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let status = match done {
+        Resend::Redelivering => "redelivering",
+        Resend::RetryingNow => "retrying_now",
+        Resend::InFlight => "in_flight",
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Redelivery {
+            status: status.into(),
+        }),
+    ))
+}

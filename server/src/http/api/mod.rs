@@ -1,0 +1,70 @@
+//! The JSON API under `/api/v1`: bearer API keys only (no cookies), JSON errors everywhere.
+
+mod auth;
+mod deliveries;
+mod error;
+mod ingest;
+mod json;
+mod openapi;
+mod types;
+mod webhooks;
+
+pub use error::ApiError;
+pub use ingest::MAX_EVENT_BYTES;
+pub use openapi::ApiDoc;
+
+use app::state::AppState;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/events", post(ingest::publish_event))
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
+        .route(
+            "/api/v1/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/api/v1/webhooks/{id}/deliveries", get(deliveries::list))
+        .route("/api/v1/deliveries/{id}", get(deliveries::get))
+        .route(
+            "/api/v1/deliveries/{id}/redeliver",
+            post(deliveries::redeliver),
+        )
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async { not_found() }),
+        )
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This method is not allowed here.",
+            )
+        })
+        .with_state(state)
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "There is no such API route.",
+    )
+}
