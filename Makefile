@@ -60,6 +60,12 @@ e2e: tools e2e-deps
 	cargo leptos build
 	cd end2end && npx playwright test
 
+## make bench: the dispatcher's throughput, latency and isolation (release build; prints a row
+## per scenario and a JSON line). DATABASE_URL=postgres://… for PostgreSQL, SKW_BENCH_ONLY=a,b to
+## pick scenarios, SKW_BENCH_SCALE=0.1 for a quick look.
+bench: tools
+	cargo bench --locked -p server --bench dispatch
+
 ## Tools ---------------------------------------------------------------------------------
 
 tools: wasm-target cargo-leptos wasm-bindgen wasm-opt
