@@ -10,13 +10,19 @@ use std::time::Duration;
 /// returns, so it survives the process being killed (SIGKILL); only an operating-system crash
 /// or power loss can drop the last commits before a checkpoint. Foreign keys are enforced.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, None).await
+}
+
+/// As [`connect`], with the pool size chosen (`None`: 1 for SQLite, which has one writer at a
+/// time anyway and otherwise sleeps in its busy handler under contention; 32 for PostgreSQL).
+pub async fn connect_with(url: &str, pool_size: Option<u32>) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(url)?;
-        opts.max_connections(8)
+        opts.max_connections(pool_size.unwrap_or(1).max(1))
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
@@ -26,7 +32,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .foreign_keys(true)
             });
     } else {
-        opts.max_connections(32).min_connections(2);
+        opts.max_connections(pool_size.unwrap_or(32).max(1))
+            .min_connections(2);
     }
     if url.starts_with("sqlite:") {
         // Schema changes go through one connection: a pooled SQLite connection that did not

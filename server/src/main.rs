@@ -8,7 +8,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
 
-    let db = match server::db::connect(&cli.database_url).await {
+    let db = match server::db::connect_with(&cli.database_url, cli.db_pool_size).await {
         Ok(db) => db,
         Err(e) => {
             eprintln!(
