@@ -4,9 +4,10 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 use sea_orm::DatabaseConnection;
 
+use crate::api_keys::ssr::KeyCache;
 use crate::domain::TargetPolicy;
 use crate::error::AppError;
-use crate::queue::Wakeup;
+use crate::queue::{Publisher, Wakeup};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -16,6 +17,10 @@ pub struct AppState {
     pub wakeup: Wakeup,
     /// Which webhook targets are allowed (loopback and plain http only in insecure mode).
     pub policy: TargetPolicy,
+    /// Writes events with group commit.
+    pub publisher: Publisher,
+    /// Recently checked API keys.
+    pub api_keys: KeyCache,
 }
 
 /// The state, from a server function's context (provided by `leptos_routes`).

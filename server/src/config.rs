@@ -20,7 +20,7 @@ pub struct Cli {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
 
-    /// Database connections in the pool (default: 1 for SQLite, 32 for PostgreSQL).
+    /// Database connections in the pool (default: 4 for SQLite, 32 for PostgreSQL).
     #[arg(long, env = "SKW_DB_POOL_SIZE", global = true)]
     pub db_pool_size: Option<u32>,
 

@@ -13,8 +13,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, None).await
 }
 
-/// As [`connect`], with the pool size chosen (`None`: 1 for SQLite, which has one writer at a
-/// time anyway and otherwise sleeps in its busy handler under contention; 32 for PostgreSQL).
+/// As [`connect`], with the pool size chosen (`None`: 4 for SQLite — writes are batched and
+/// there is one writer at a time anyway, and more connections only contend in SQLite's
+/// sleeping busy handler; 32 for PostgreSQL).
 pub async fn connect_with(url: &str, pool_size: Option<u32>) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
@@ -22,7 +23,7 @@ pub async fn connect_with(url: &str, pool_size: Option<u32>) -> Result<DatabaseC
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(url)?;
-        opts.max_connections(pool_size.unwrap_or(1).max(1))
+        opts.max_connections(pool_size.unwrap_or(4).max(1))
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)

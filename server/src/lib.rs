@@ -104,6 +104,8 @@ pub async fn start(
             db: db.clone(),
             wakeup: wakeup.clone(),
             policy: policy(args),
+            publisher: app::queue::Publisher::start(db.clone(), wakeup.clone()),
+            api_keys: Default::default(),
         };
         let router = http::router(state, args.secure_cookies());
         let mut rx = shutdown_rx.clone();

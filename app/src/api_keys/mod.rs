@@ -78,8 +78,10 @@ pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
     crate::error::with_status(
         async move {
             let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
-            ssr::revoke(&db, user.account_id, id).await
+            let state = crate::state::app_state()?;
+            ssr::revoke(&state.db, user.account_id, id).await?;
+            state.api_keys.forget(id);
+            Ok(())
         }
         .await,
     )

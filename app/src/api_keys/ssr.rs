@@ -145,3 +145,63 @@ pub async fn take_new_key() -> Result<Option<NewApiKey>, AppError> {
         .remove::<NewApiKey>(NEW_KEY_SESSION_KEY)
         .await?)
 }
+
+/// How long a checked key is trusted without asking the database again. A key revoked on
+/// another instance keeps working at most this long there; this instance forgets it at once.
+pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug)]
+struct CachedKey {
+    key_id: i64,
+    account_id: i64,
+    checked_at: std::time::Instant,
+}
+
+/// Recently checked API keys, by hash: the ingest path asks the database about a key once per
+/// [`KEY_CACHE_TTL`] instead of on every request.
+#[derive(Clone, Debug, Default)]
+pub struct KeyCache(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, CachedKey>>>);
+
+impl KeyCache {
+    /// The account a presented key acts for (`None`: unknown or revoked).
+    pub async fn account_of(
+        &self,
+        db: &DatabaseConnection,
+        key: &str,
+    ) -> Result<Option<i64>, DbErr> {
+        let hash = hash_key(key);
+        if let Some(c) = self.0.lock().expect("key cache poisoned").get(&hash) {
+            if c.checked_at.elapsed() < KEY_CACHE_TTL {
+                return Ok(Some(c.account_id));
+            }
+        }
+        let Some(found) = authenticate(db, key).await? else {
+            self.0.lock().expect("key cache poisoned").remove(&hash);
+            return Ok(None);
+        };
+        if let Err(e) = touch(db, &found).await {
+            tracing::warn!(error = %e, "could not note the API key's use");
+        }
+        let mut cache = self.0.lock().expect("key cache poisoned");
+        if cache.len() > 10_000 {
+            cache.retain(|_, c| c.checked_at.elapsed() < KEY_CACHE_TTL);
+        }
+        cache.insert(
+            hash,
+            CachedKey {
+                key_id: found.id,
+                account_id: found.account_id,
+                checked_at: std::time::Instant::now(),
+            },
+        );
+        Ok(Some(found.account_id))
+    }
+
+    /// Forgets a revoked key at once.
+    pub fn forget(&self, key_id: i64) {
+        self.0
+            .lock()
+            .expect("key cache poisoned")
+            .retain(|_, c| c.key_id != key_id);
+    }
+}

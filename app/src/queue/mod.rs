@@ -15,7 +15,9 @@ mod status;
 mod wakeup;
 
 pub use claim::{claim_due, load_jobs, next_due_at, release, Claimed, Job, Room};
-pub use publish::{publish, PublishError, PublishRequest, Published, Targets};
+pub use publish::{
+    publish, publish_batch, PublishError, PublishRequest, Published, Publisher, Targets,
+};
 pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, HOUR_MS};
 pub use redeliver::{resend, Resend};
 pub use sample::sample_booking;

@@ -1,13 +1,14 @@
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set, TransactionTrait, Value,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
+use super::sql::stmt;
 use super::DeliveryStatus;
-use crate::entities::{attempt, delivery, delivery_stat, webhook};
+use crate::entities::{attempt, delivery_stat, webhook};
 
 /// What becomes of a delivery after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,61 +79,29 @@ pub async fn record_attempts(
     }
     let now = crate::entities::now_ms();
     let txn = db.begin().await?;
+    let held_ids = advance(&txn, outcomes, now).await?;
     let mut held = Vec::with_capacity(outcomes.len());
-    // (webhook, hour) -> (succeeded, failed); webhook -> last final outcome in this batch.
+    // (webhook, hour) -> (succeeded, failed); webhook -> final outcomes in this batch, in order.
     let mut counts: BTreeMap<(i64, i64), (i32, i32)> = BTreeMap::new();
     let mut finals: BTreeMap<i64, Vec<bool>> = BTreeMap::new();
     for o in outcomes {
-        let (status, next_at, completed_at) = match o.next {
-            Next::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
-            Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
-            Next::Failed => (DeliveryStatus::Failed, None, Some(now)),
-        };
-        let res = delivery::Entity::update_many()
-            .col_expr(delivery::Column::Status, Expr::value(status.as_str()))
-            .col_expr(
-                delivery::Column::AttemptCount,
-                Expr::col(delivery::Column::AttemptCount).add(1),
-            )
-            .col_expr(delivery::Column::NextAttemptAt, Expr::value(next_at))
-            .col_expr(
-                delivery::Column::LeaseToken,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
-                delivery::Column::LastStatusCode,
-                Expr::value(o.response_status),
-            )
-            .col_expr(
-                delivery::Column::LastError,
-                Expr::value(o.error_message.clone()),
-            )
-            .col_expr(delivery::Column::LastDurationMs, Expr::value(o.duration_ms))
-            .col_expr(delivery::Column::CompletedAt, Expr::value(completed_at))
-            .col_expr(delivery::Column::Manual, Expr::value(false))
-            .filter(delivery::Column::Id.eq(o.delivery_id))
-            .filter(delivery::Column::LeaseToken.eq(o.lease_token))
-            .exec(&txn)
-            .await?;
-        let ours = res.rows_affected == 1;
+        let ours = held_ids.contains(&o.delivery_id);
         held.push(ours);
+        let ok = match o.next {
+            Next::Succeeded => true,
+            Next::Failed => false,
+            Next::RetryAt(_) => continue,
+        };
         if ours {
-            let ok = match o.next {
-                Next::Succeeded => Some(true),
-                Next::Failed => Some(false),
-                Next::RetryAt(_) => None,
-            };
-            if let Some(ok) = ok {
-                let c = counts
-                    .entry((o.webhook_id, now - now % HOUR_MS))
-                    .or_default();
-                if ok {
-                    c.0 += 1;
-                } else {
-                    c.1 += 1;
-                }
-                finals.entry(o.webhook_id).or_default().push(ok);
+            let c = counts
+                .entry((o.webhook_id, now - now % HOUR_MS))
+                .or_default();
+            if ok {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
             }
+            finals.entry(o.webhook_id).or_default().push(ok);
         }
     }
     attempt::Entity::insert_many(outcomes.iter().map(|o| attempt::ActiveModel {
@@ -159,6 +128,86 @@ pub async fn record_attempts(
         update_health(&txn, webhook_id, &results, now, rule).await?;
     }
     txn.commit().await?;
+    Ok(held)
+}
+
+/// Moves every delivery of the batch on with one statement (`UPDATE … FROM (VALUES …)`), but
+/// only where the claim token still matches; returns the deliveries that were updated.
+async fn advance(
+    txn: &DatabaseTransaction,
+    outcomes: &[AttemptOutcome],
+    now: i64,
+) -> Result<HashSet<Uuid>, DbErr> {
+    let backend = txn.get_database_backend();
+    let pg = backend == DbBackend::Postgres;
+    let mut held = HashSet::with_capacity(outcomes.len());
+    for chunk in outcomes.chunks(500) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (r, o) in chunk.iter().enumerate() {
+            let (status, next_at, completed_at) = match o.next {
+                Next::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
+                Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
+                Next::Failed => (DeliveryStatus::Failed, None, Some(now)),
+            };
+            let b = r * 8;
+            rows.push(if pg {
+                format!(
+                    "(${}::uuid, ${}::bigint, ${}::text, ${}::bigint, ${}::int, ${}::text, ${}::int, ${}::bigint)",
+                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8
+                )
+            } else {
+                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+            });
+            values.extend([
+                o.delivery_id.into(),
+                o.lease_token.into(),
+                status.as_str().into(),
+                next_at.into(),
+                o.response_status.into(),
+                o.error_message.clone().into(),
+                o.duration_ms.into(),
+                completed_at.into(),
+            ]);
+        }
+        // SQLite names the columns of a VALUES list column1, column2, …
+        let (alias, c) = if pg {
+            (
+                "v(id, token, status, next_at, code, err, dur, completed)",
+                [
+                    "id",
+                    "token",
+                    "status",
+                    "next_at",
+                    "code",
+                    "err",
+                    "dur",
+                    "completed",
+                ],
+            )
+        } else {
+            (
+                "v",
+                [
+                    "column1", "column2", "column3", "column4", "column5", "column6", "column7",
+                    "column8",
+                ],
+            )
+        };
+        let sql = format!(
+            "UPDATE deliveries SET status = v.{status}, attempt_count = deliveries.attempt_count + 1, \
+               next_attempt_at = v.{next}, lease_token = NULL, last_status_code = v.{code}, \
+               last_error = v.{err}, last_duration_ms = v.{dur}, completed_at = v.{done}, manual = false \
+             FROM (VALUES {rows}) AS {alias} \
+             WHERE deliveries.id = v.{id} AND deliveries.lease_token = v.{token} \
+             RETURNING deliveries.id",
+            status = c[2], next = c[3], code = c[4], err = c[5], dur = c[6], done = c[7], id = c[0], token = c[1],
+            rows = rows.join(", "),
+        );
+        for row in txn.query_all(stmt(backend, &sql, values)).await? {
+            held.insert(row.try_get::<Uuid>("", "id")?);
+        }
+    }
     Ok(held)
 }
 

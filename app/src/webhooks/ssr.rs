@@ -219,26 +219,24 @@ pub async fn send_test(
 ) -> Result<TestOutcome, AppError> {
     let model = find_owned(&state.db, account_id, id).await?;
     let data = queue::sample_booking(now_ms());
-    let published = queue::publish(
-        &state.db,
-        &state.wakeup,
-        PublishRequest {
+    let published = state
+        .publisher
+        .publish(PublishRequest {
             account_id,
             event_type: EventType::WebhookTest,
-            data: &data,
+            data,
             idempotency_key: None,
             targets: Targets::Only(model.id),
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        PublishError::WebhookNotFound => AppError::NotFound,
-        PublishError::Db(db) => db.into(),
-        other => {
-            tracing::error!(error = %other, "test event refused");
-            AppError::Internal
-        }
-    })?;
+        })
+        .await
+        .map_err(|e| match e {
+            PublishError::WebhookNotFound => AppError::NotFound,
+            PublishError::Db(db) => db.into(),
+            other => {
+                tracing::error!(error = %other, "test event refused");
+                AppError::Internal
+            }
+        })?;
     let delivery_id = *published.delivery_ids.first().ok_or(AppError::Internal)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(model.timeout_secs as u64 + 5);
     loop {

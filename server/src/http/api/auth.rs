@@ -1,9 +1,7 @@
 //! Bearer API keys for the JSON API (never cookies).
 
-use app::api_keys::ssr as keys;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sea_orm::DatabaseConnection;
 
 use super::error::ApiError;
 use app::state::AppState;
@@ -38,18 +36,15 @@ impl FromRequestParts<AppState> for ApiAccount {
             .ok_or_else(|| {
                 ApiError::unauthorized("The Authorization header must be `Bearer <API key>`.")
             })?;
-        authenticate(&state.db, key).await
+        authenticate(state, key).await
     }
 }
 
-async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<ApiAccount, ApiError> {
-    let found = keys::authenticate(db, key)
+async fn authenticate(state: &AppState, key: &str) -> Result<ApiAccount, ApiError> {
+    let account_id = state
+        .api_keys
+        .account_of(&state.db, key)
         .await?
         .ok_or_else(|| ApiError::unauthorized("This API key is not valid (unknown or revoked)."))?;
-    if let Err(e) = keys::touch(db, &found).await {
-        tracing::warn!(error = %e, "could not note the API key's use");
-    }
-    Ok(ApiAccount {
-        account_id: found.account_id,
-    })
+    Ok(ApiAccount { account_id })
 }

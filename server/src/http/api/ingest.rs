@@ -2,7 +2,7 @@
 //! account's subscribed webhooks and answered `202` once stored.
 
 use app::domain::EventType;
-use app::queue::{self, PublishError, PublishRequest, Targets};
+use app::queue::{PublishError, PublishRequest, Targets};
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -52,7 +52,7 @@ pub async fn publish_event(
             format!("The body is not valid JSON: {e}."),
         )
     })?;
-    let Value::Object(obj) = &value else {
+    let Value::Object(mut obj) = value else {
         return Err(ApiError::unprocessable(
             "invalid_body",
             "The body must be a JSON object: {\"event\": \"booking.created\", \"data\": {…}}.",
@@ -69,7 +69,7 @@ pub async fn publish_event(
             ))
         }
     };
-    let data = match obj.get("data") {
+    let data = match obj.remove("data") {
         Some(d @ Value::Object(_)) => d,
         _ => {
             return Err(ApiError::unprocessable(
@@ -80,7 +80,7 @@ pub async fn publish_event(
     };
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
-        Some(v) => Some(v.to_str().map_err(|_| {
+        Some(v) => Some(v.to_str().map(str::to_string).map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_idempotency_key",
@@ -89,27 +89,25 @@ pub async fn publish_event(
         })?),
     };
 
-    let published = queue::publish(
-        &state.db,
-        &state.wakeup,
-        PublishRequest {
+    let published = state
+        .publisher
+        .publish(PublishRequest {
             account_id: account.account_id,
             event_type,
             data,
             idempotency_key,
             targets: Targets::Subscribed,
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        PublishError::BadIdempotencyKey => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
-            e.to_string(),
-        ),
-        PublishError::DataNotObject => ApiError::unprocessable("invalid_data", e.to_string()),
-        other => ApiError::internal(other),
-    })?;
+        })
+        .await
+        .map_err(|e| match e {
+            PublishError::BadIdempotencyKey => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                e.to_string(),
+            ),
+            PublishError::DataNotObject => ApiError::unprocessable("invalid_data", e.to_string()),
+            other => ApiError::internal(other),
+        })?;
 
     let mut res = (
         StatusCode::ACCEPTED,
