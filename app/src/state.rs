@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::api_keys::ssr::KeyCache;
 use crate::domain::TargetPolicy;
 use crate::error::AppError;
-use crate::queue::{Publisher, Wakeup};
+use crate::queue::{Publisher, Wakeup, WriteGate};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -19,6 +19,8 @@ pub struct AppState {
     pub policy: TargetPolicy,
     /// Writes events with group commit.
     pub publisher: Publisher,
+    /// Serializes the queue's writes on SQLite.
+    pub gate: WriteGate,
     /// Recently checked API keys.
     pub api_keys: KeyCache,
 }

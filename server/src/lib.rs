@@ -27,6 +27,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub db: DatabaseConnection,
     pub wakeup: Wakeup,
+    pub gate: app::queue::WriteGate,
     shutdown: watch::Sender<bool>,
     web: Option<JoinHandle<()>>,
     dispatcher: Option<JoinHandle<()>>,
@@ -90,6 +91,7 @@ pub async fn start(
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let wakeup = Wakeup::default();
+    let gate = app::queue::WriteGate::for_database(&db);
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let web = if args.role != Role::Worker {
@@ -104,7 +106,8 @@ pub async fn start(
             db: db.clone(),
             wakeup: wakeup.clone(),
             policy: policy(args),
-            publisher: app::queue::Publisher::start(db.clone(), wakeup.clone()),
+            publisher: app::queue::Publisher::start(db.clone(), gate.clone(), wakeup.clone()),
+            gate: gate.clone(),
             api_keys: Default::default(),
         };
         let router = http::router(state, args.secure_cookies());
@@ -125,7 +128,12 @@ pub async fn start(
     };
 
     let dispatcher = if args.role != Role::Web {
-        let d = Dispatcher::new(db.clone(), wakeup.clone(), dispatcher_config(args));
+        let d = Dispatcher::new(
+            db.clone(),
+            gate.clone(),
+            wakeup.clone(),
+            dispatcher_config(args),
+        );
         Some(tokio::spawn(d.run(
             shutdown_rx,
             Duration::from_millis(args.shutdown_grace_ms),
@@ -153,6 +161,7 @@ pub async fn start(
         addr,
         db,
         wakeup,
+        gate,
         shutdown,
         web,
         dispatcher,

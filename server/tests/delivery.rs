@@ -444,6 +444,7 @@ async fn claims_respect_each_webhooks_room(app: TestApp) {
     // A is at its cap, B has room for 2, others (none here) 5.
     let claimed = queue::claim_due(
         &app.db,
+        &app.running.gate,
         now,
         100,
         30_000,
@@ -456,12 +457,12 @@ async fn claims_respect_each_webhooks_room(app: TestApp) {
     .unwrap();
     assert_eq!((count(&claimed, a), count(&claimed, b)), (0, 2));
     // Nothing in flight: at most 5 of each in one claim.
-    let claimed = queue::claim_due(&app.db, now, 100, 30_000, &room(5))
+    let claimed = queue::claim_due(&app.db, &app.running.gate, now, 100, 30_000, &room(5))
         .await
         .unwrap();
     assert_eq!((count(&claimed, a), count(&claimed, b)), (5, 5));
     // The claim limit holds across webhooks.
-    let claimed = queue::claim_due(&app.db, now, 3, 30_000, &room(5))
+    let claimed = queue::claim_due(&app.db, &app.running.gate, now, 3, 30_000, &room(5))
         .await
         .unwrap();
     assert_eq!(claimed.len(), 3);
@@ -474,22 +475,34 @@ async fn an_expired_lease_is_taken_over(app: TestApp) {
     app.publish(&key, "booking.created", json!({})).await;
     // A worker claims the delivery and "crashes" (never reports back).
     let now = app::entities::now_ms();
-    let crashed = queue::claim_due(&app.db, now, 10, 30_000, &room(10))
+    let crashed = queue::claim_due(&app.db, &app.running.gate, now, 10, 30_000, &room(10))
         .await
         .unwrap();
     assert_eq!(crashed.len(), 1);
     // While the lease runs, nobody else gets it.
     assert_eq!(app.dispatcher.run_once().await.unwrap(), 0);
-    assert!(
-        queue::claim_due(&app.db, now + 30_000, 10, 30_000, &room(10))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(queue::claim_due(
+        &app.db,
+        &app.running.gate,
+        now + 30_000,
+        10,
+        30_000,
+        &room(10)
+    )
+    .await
+    .unwrap()
+    .is_empty());
     // After timeout (5 s) + grace (30 s) it is due again.
-    let taken = queue::claim_due(&app.db, now + 35_001, 10, 30_000, &room(10))
-        .await
-        .unwrap();
+    let taken = queue::claim_due(
+        &app.db,
+        &app.running.gate,
+        now + 35_001,
+        10,
+        30_000,
+        &room(10),
+    )
+    .await
+    .unwrap();
     assert_eq!(taken.len(), 1);
     assert_ne!(taken[0].lease_token, crashed[0].lease_token);
     // The new holder delivers it; the crashed worker's late report changes nothing.

@@ -56,6 +56,7 @@ pub struct Room {
 /// a single writer, which serializes claims by itself.
 pub async fn claim_due(
     db: &DatabaseConnection,
+    gate: &super::WriteGate,
     now_ms: i64,
     limit: u32,
     lease_grace_ms: i64,
@@ -116,6 +117,7 @@ pub async fn claim_due(
            ORDER BY next_attempt_at LIMIT $4) \
          RETURNING id, webhook_id"
     );
+    let _turn = gate.enter().await;
     let rows = db
         .query_all(stmt(
             backend,

@@ -6,6 +6,7 @@
 //! [`Wakeup`] only shortens the wait of an idle dispatcher.
 
 mod claim;
+mod gate;
 mod publish;
 mod record;
 mod redeliver;
@@ -15,6 +16,7 @@ mod status;
 mod wakeup;
 
 pub use claim::{claim_due, load_jobs, next_due_at, release, Claimed, Job, Room};
+pub use gate::WriteGate;
 pub use publish::{
     publish, publish_batch, PublishError, PublishRequest, Published, Publisher, Targets,
 };

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{DeliveryStatus, Wakeup};
+use super::{DeliveryStatus, Wakeup, WriteGate};
 use crate::domain::{EventSet, EventType};
 use crate::entities::{delivery, event, now_ms, webhook};
 
@@ -74,10 +74,11 @@ struct Body<'a> {
 /// returns `Ok`, the deliveries survive a crash of the process.
 pub async fn publish(
     db: &DatabaseConnection,
+    gate: &WriteGate,
     wakeup: &Wakeup,
     req: PublishRequest,
 ) -> Result<Published, PublishError> {
-    publish_batch(db, wakeup, vec![req])
+    publish_batch(db, gate, wakeup, vec![req])
         .await
         .pop()
         .expect("one answer per request")
@@ -87,18 +88,19 @@ pub async fn publish(
 /// [`publish`], for a fraction of the database round trips.
 pub async fn publish_batch(
     db: &DatabaseConnection,
+    gate: &WriteGate,
     wakeup: &Wakeup,
     reqs: Vec<PublishRequest>,
 ) -> Vec<Result<Published, PublishError>> {
     let mut answers: Vec<Option<Result<Published, PublishError>>> =
         (0..reqs.len()).map(|_| None).collect();
-    match write_batch(db, &reqs, &mut answers).await {
+    match write_batch(db, gate, &reqs, &mut answers).await {
         Ok(()) => {}
         // Another process won an idempotency race: redo one by one, each alone.
         Err(e) if reqs.len() > 1 && is_unique_violation(&e) => {
             for (i, req) in reqs.iter().enumerate() {
                 let mut one = vec![None];
-                let r = match write_batch(db, std::slice::from_ref(req), &mut one).await {
+                let r = match write_batch(db, gate, std::slice::from_ref(req), &mut one).await {
                     Ok(()) => one
                         .pop()
                         .flatten()
@@ -151,6 +153,7 @@ fn valid_key(key: &str) -> bool {
 /// Fills `answers` for every request; returns a database error only when nothing was written.
 async fn write_batch(
     db: &DatabaseConnection,
+    gate: &WriteGate,
     reqs: &[PublishRequest],
     answers: &mut [Option<Result<Published, PublishError>>],
 ) -> Result<(), DbErr> {
@@ -302,6 +305,7 @@ async fn write_batch(
     }
 
     if !events.is_empty() {
+        let _turn = gate.enter().await;
         let txn = db.begin().await?;
         // Bounded statements: SQLite takes at most 32 766 bound values per statement.
         let mut events = events.into_iter().peekable();
@@ -370,13 +374,13 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn start(db: DatabaseConnection, wakeup: Wakeup) -> Publisher {
+    pub fn start(db: DatabaseConnection, gate: WriteGate, wakeup: Wakeup) -> Publisher {
         let (tx, mut rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (reqs, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-                let answers = publish_batch(&db, &wakeup, reqs).await;
+                let answers = publish_batch(&db, &gate, &wakeup, reqs).await;
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(answer);
                 }

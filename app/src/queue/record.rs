@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
 use super::sql::stmt;
-use super::DeliveryStatus;
+use super::{DeliveryStatus, WriteGate};
 use crate::entities::{attempt, delivery_stat, webhook};
 
 /// What becomes of a delivery after an attempt.
@@ -71,6 +71,7 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// the delivery's state is left to the new holder.
 pub async fn record_attempts(
     db: &DatabaseConnection,
+    gate: &WriteGate,
     outcomes: &[AttemptOutcome],
     rule: AutoDisable,
 ) -> Result<Vec<bool>, DbErr> {
@@ -78,6 +79,7 @@ pub async fn record_attempts(
         return Ok(Vec::new());
     }
     let now = crate::entities::now_ms();
+    let _turn = gate.enter().await;
     let txn = db.begin().await?;
     let held_ids = advance(&txn, outcomes, now).await?;
     let mut held = Vec::with_capacity(outcomes.len());
@@ -121,12 +123,8 @@ pub async fn record_attempts(
     }))
     .exec_without_returning(&txn)
     .await?;
-    for ((webhook_id, hour_start), (succeeded, failed)) in counts {
-        count_finished(&txn, webhook_id, hour_start, succeeded, failed).await?;
-    }
-    for (webhook_id, results) in finals {
-        update_health(&txn, webhook_id, &results, now, rule).await?;
-    }
+    count_finished(&txn, &counts).await?;
+    update_health(&txn, &finals, now, rule).await?;
     txn.commit().await?;
     Ok(held)
 }
@@ -213,17 +211,19 @@ async fn advance(
 
 async fn count_finished(
     txn: &DatabaseTransaction,
-    webhook_id: i64,
-    hour_start: i64,
-    succeeded: i32,
-    failed: i32,
+    counts: &BTreeMap<(i64, i64), (i32, i32)>,
 ) -> Result<(), DbErr> {
-    delivery_stat::Entity::insert(delivery_stat::ActiveModel {
-        webhook_id: Set(webhook_id),
-        hour_start: Set(hour_start),
-        succeeded: Set(succeeded),
-        failed: Set(failed),
-    })
+    if counts.is_empty() {
+        return Ok(());
+    }
+    delivery_stat::Entity::insert_many(counts.iter().map(
+        |(&(webhook_id, hour_start), &(succeeded, failed))| delivery_stat::ActiveModel {
+            webhook_id: Set(webhook_id),
+            hour_start: Set(hour_start),
+            succeeded: Set(succeeded),
+            failed: Set(failed),
+        },
+    ))
     .on_conflict(
         OnConflict::columns([
             delivery_stat::Column::WebhookId,
@@ -231,11 +231,13 @@ async fn count_finished(
         ])
         .value(
             delivery_stat::Column::Succeeded,
-            Expr::col((delivery_stat::Entity, delivery_stat::Column::Succeeded)).add(succeeded),
+            Expr::col((delivery_stat::Entity, delivery_stat::Column::Succeeded))
+                .add(Expr::cust("excluded.succeeded")),
         )
         .value(
             delivery_stat::Column::Failed,
-            Expr::col((delivery_stat::Entity, delivery_stat::Column::Failed)).add(failed),
+            Expr::col((delivery_stat::Entity, delivery_stat::Column::Failed))
+                .add(Expr::cust("excluded.failed")),
         )
         .to_owned(),
     )
@@ -244,63 +246,76 @@ async fn count_finished(
     Ok(())
 }
 
-/// A success clears the failure streak; failures extend it, and a streak longer than the rule
-/// allows switches the webhook off (it then gets no new deliveries).
+/// A success clears a webhook's failure streak; failures extend it, and a streak longer than
+/// the rule allows switches the webhook off (it then gets no new deliveries).
 async fn update_health(
     txn: &DatabaseTransaction,
-    webhook_id: i64,
-    results: &[bool],
+    finals: &BTreeMap<i64, Vec<bool>>,
     now: i64,
     rule: AutoDisable,
 ) -> Result<(), DbErr> {
-    // Only the failures after the batch's last success extend the streak.
-    let trailing_failures = results.iter().rev().take_while(|ok| !**ok).count() as i32;
-    if trailing_failures < results.len() as i32 {
+    // Only the failures after a webhook's last success in this batch extend its streak.
+    let mut cleared = Vec::new();
+    let mut failing = Vec::new();
+    for (&webhook_id, results) in finals {
+        let trailing = results.iter().rev().take_while(|ok| !**ok).count() as i32;
+        if trailing < results.len() as i32 {
+            cleared.push(webhook_id);
+        }
+        if trailing > 0 {
+            failing.push((webhook_id, trailing));
+        }
+    }
+    if !cleared.is_empty() {
         webhook::Entity::update_many()
             .col_expr(
                 webhook::Column::FailingSince,
                 Expr::value(Option::<i64>::None),
             )
             .col_expr(webhook::Column::ConsecutiveFailures, Expr::value(0))
-            .filter(webhook::Column::Id.eq(webhook_id))
+            .filter(webhook::Column::Id.is_in(cleared))
+            .filter(
+                webhook::Column::FailingSince
+                    .is_not_null()
+                    .or(webhook::Column::ConsecutiveFailures.ne(0)),
+            )
             .exec(txn)
             .await?;
     }
-    if trailing_failures == 0 {
-        return Ok(());
+    for (webhook_id, trailing_failures) in failing {
+        webhook::Entity::update_many()
+            .col_expr(
+                webhook::Column::ConsecutiveFailures,
+                Expr::col(webhook::Column::ConsecutiveFailures).add(trailing_failures),
+            )
+            .col_expr(
+                webhook::Column::FailingSince,
+                Func::coalesce([
+                    Expr::col(webhook::Column::FailingSince).into(),
+                    Expr::val(now).into(),
+                ])
+                .into(),
+            )
+            .filter(webhook::Column::Id.eq(webhook_id))
+            .exec(txn)
+            .await?;
+        let days = rule.after_ms as f64 / 86_400_000.0;
+        webhook::Entity::update_many()
+            .col_expr(webhook::Column::Active, Expr::value(false))
+            .col_expr(webhook::Column::DisabledAt, Expr::value(now))
+            .col_expr(
+                webhook::Column::DisabledReason,
+                Expr::value(format!(
+                    "Every delivery failed for {days:.1} days (at least {} failures), so it was paused automatically.",
+                    rule.min_failures
+                )),
+            )
+            .filter(webhook::Column::Id.eq(webhook_id))
+            .filter(webhook::Column::Active.eq(true))
+            .filter(webhook::Column::FailingSince.lte(now - rule.after_ms))
+            .filter(webhook::Column::ConsecutiveFailures.gte(rule.min_failures))
+            .exec(txn)
+            .await?;
     }
-    webhook::Entity::update_many()
-        .col_expr(
-            webhook::Column::ConsecutiveFailures,
-            Expr::col(webhook::Column::ConsecutiveFailures).add(trailing_failures),
-        )
-        .col_expr(
-            webhook::Column::FailingSince,
-            Func::coalesce([
-                Expr::col(webhook::Column::FailingSince).into(),
-                Expr::val(now).into(),
-            ])
-            .into(),
-        )
-        .filter(webhook::Column::Id.eq(webhook_id))
-        .exec(txn)
-        .await?;
-    let days = rule.after_ms as f64 / 86_400_000.0;
-    webhook::Entity::update_many()
-        .col_expr(webhook::Column::Active, Expr::value(false))
-        .col_expr(webhook::Column::DisabledAt, Expr::value(now))
-        .col_expr(
-            webhook::Column::DisabledReason,
-            Expr::value(format!(
-                "Every delivery failed for {days:.1} days (at least {} failures), so it was paused automatically.",
-                rule.min_failures
-            )),
-        )
-        .filter(webhook::Column::Id.eq(webhook_id))
-        .filter(webhook::Column::Active.eq(true))
-        .filter(webhook::Column::FailingSince.lte(now - rule.after_ms))
-        .filter(webhook::Column::ConsecutiveFailures.gte(rule.min_failures))
-        .exec(txn)
-        .await?;
     Ok(())
 }

@@ -17,7 +17,7 @@ pub use retry::{parse_duration, parse_retry_after, RetrySchedule};
 
 use app::domain::TargetPolicy;
 use app::entities::now_ms;
-use app::queue::{self, AttemptOutcome, AutoDisable, Job, Wakeup};
+use app::queue::{self, AttemptOutcome, AutoDisable, Job, Wakeup, WriteGate};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,6 +59,7 @@ impl DispatcherConfig {
 #[derive(Clone)]
 pub struct Dispatcher {
     db: DatabaseConnection,
+    gate: WriteGate,
     cfg: Arc<DispatcherConfig>,
     client: reqwest::Client,
     wakeup: Wakeup,
@@ -86,9 +87,15 @@ pub fn delivery_client(policy: TargetPolicy) -> reqwest::Client {
 }
 
 impl Dispatcher {
-    pub fn new(db: DatabaseConnection, wakeup: Wakeup, cfg: DispatcherConfig) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        gate: WriteGate,
+        wakeup: Wakeup,
+        cfg: DispatcherConfig,
+    ) -> Self {
         Dispatcher {
             db,
+            gate,
             client: delivery_client(cfg.policy),
             permits: Arc::new(Semaphore::new(cfg.workers.max(1))),
             cfg: Arc::new(cfg),
@@ -109,7 +116,7 @@ impl Dispatcher {
         let jobs = self.claim(self.cfg.batch_size).await?;
         let n = jobs.len();
         let outcomes = futures::future::join_all(jobs.iter().map(|job| self.attempt(job))).await;
-        queue::record_attempts(&self.db, &outcomes, self.cfg.auto_disable).await?;
+        queue::record_attempts(&self.db, &self.gate, &outcomes, self.cfg.auto_disable).await?;
         Ok(n)
     }
 
@@ -137,6 +144,7 @@ impl Dispatcher {
         };
         let claimed = queue::claim_due(
             &self.db,
+            &self.gate,
             now_ms(),
             limit,
             self.cfg.lease_grace.as_millis() as i64,
@@ -161,6 +169,7 @@ impl Dispatcher {
         let (record_tx, record_rx) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_loop(
             self.db.clone(),
+            self.gate.clone(),
             record_rx,
             self.cfg.auto_disable,
         ));
@@ -289,6 +298,7 @@ impl Dispatcher {
 /// the deliveries are tried again (at-least-once).
 async fn record_loop(
     db: DatabaseConnection,
+    gate: WriteGate,
     mut rx: mpsc::UnboundedReceiver<AttemptOutcome>,
     rule: AutoDisable,
 ) {
@@ -302,7 +312,7 @@ async fn record_loop(
             }
         }
         loop {
-            match queue::record_attempts(&db, &batch, rule).await {
+            match queue::record_attempts(&db, &gate, &batch, rule).await {
                 Ok(held) => {
                     let lost = held.iter().filter(|h| !**h).count();
                     if lost > 0 {

@@ -84,6 +84,7 @@ pub async fn spawn_app_with(backend: Backend, args: ServeArgs) -> Option<TestApp
     let running = server::start(db.clone(), &args, listener).await.unwrap();
     let dispatcher = Dispatcher::new(
         db.clone(),
+        running.gate.clone(),
         running.wakeup.clone(),
         server::dispatcher_config(&args),
     );
