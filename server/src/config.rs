@@ -97,11 +97,11 @@ pub struct ServeArgs {
     pub role: Role,
 
     /// Most requests in flight at once (the dispatcher's worker pool).
-    #[arg(long, env = "SKW_WORKERS", default_value_t = 256)]
+    #[arg(long, env = "SKW_WORKERS", default_value_t = 512)]
     pub workers: usize,
 
     /// Most requests in flight at once to one webhook, so one slow endpoint cannot take the pool.
-    #[arg(long, env = "SKW_PER_WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    #[arg(long, env = "SKW_PER_WEBHOOK_CONCURRENCY", default_value_t = 32)]
     pub per_webhook_concurrency: usize,
 
     /// Delays before retry 1, 2, …: durations like `5s`, `2m`, `1h`; the last one repeats.

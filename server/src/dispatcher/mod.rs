@@ -43,8 +43,8 @@ pub struct DispatcherConfig {
 impl DispatcherConfig {
     pub fn new(policy: TargetPolicy, retry: RetrySchedule) -> Self {
         DispatcherConfig {
-            workers: 256,
-            per_webhook: 16,
+            workers: 512,
+            per_webhook: 32,
             batch_size: 128,
             poll_interval: Duration::from_secs(1),
             lease_grace: Duration::from_secs(30),
