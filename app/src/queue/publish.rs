@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::sql::pow2_chunks;
 use super::{DeliveryStatus, Wakeup, WriteGate};
 use crate::domain::{EventSet, EventType};
 use crate::entities::{delivery, event, now_ms, webhook};
@@ -307,18 +308,15 @@ async fn write_batch(
     if !events.is_empty() {
         let _turn = gate.enter().await;
         let txn = db.begin().await?;
-        // Bounded statements: SQLite takes at most 32 766 bound values per statement.
-        let mut events = events.into_iter().peekable();
-        while events.peek().is_some() {
-            let chunk: Vec<_> = events.by_ref().take(1000).collect();
-            event::Entity::insert_many(chunk)
+        // Bounded statements of a few shapes (SQLite takes at most 32 766 bound values, and
+        // reuses a prepared statement only for the same text).
+        for chunk in pow2_chunks(&events, 256) {
+            event::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)
                 .await?;
         }
-        let mut deliveries = deliveries.into_iter().peekable();
-        while deliveries.peek().is_some() {
-            let chunk: Vec<_> = deliveries.by_ref().take(1000).collect();
-            delivery::Entity::insert_many(chunk)
+        for chunk in pow2_chunks(&deliveries, 128) {
+            delivery::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)
                 .await?;
         }

@@ -6,7 +6,7 @@ use sea_orm::{
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
-use super::sql::stmt;
+use super::sql::pow2_chunks;
 use super::{DeliveryStatus, WriteGate};
 use crate::entities::{attempt, delivery_stat, webhook};
 
@@ -106,23 +106,25 @@ pub async fn record_attempts(
             finals.entry(o.webhook_id).or_default().push(ok);
         }
     }
-    attempt::Entity::insert_many(outcomes.iter().map(|o| attempt::ActiveModel {
-        id: Default::default(),
-        delivery_id: Set(o.delivery_id),
-        webhook_id: Set(o.webhook_id),
-        number: Set(o.number),
-        trigger: Set(o.trigger.to_string()),
-        started_at: Set(o.started_at),
-        duration_ms: Set(o.duration_ms),
-        request_headers: Set(o.request_headers.clone()),
-        response_status: Set(o.response_status),
-        response_headers: Set(o.response_headers.clone()),
-        response_body: Set(o.response_body.clone()),
-        error_kind: Set(o.error_kind.map(str::to_string)),
-        error_message: Set(o.error_message.clone()),
-    }))
-    .exec_without_returning(&txn)
-    .await?;
+    for chunk in pow2_chunks(outcomes, 128) {
+        attempt::Entity::insert_many(chunk.iter().map(|o| attempt::ActiveModel {
+            id: Default::default(),
+            delivery_id: Set(o.delivery_id),
+            webhook_id: Set(o.webhook_id),
+            number: Set(o.number),
+            trigger: Set(o.trigger.to_string()),
+            started_at: Set(o.started_at),
+            duration_ms: Set(o.duration_ms),
+            request_headers: Set(o.request_headers.clone()),
+            response_status: Set(o.response_status),
+            response_headers: Set(o.response_headers.clone()),
+            response_body: Set(o.response_body.clone()),
+            error_kind: Set(o.error_kind.map(str::to_string)),
+            error_message: Set(o.error_message.clone()),
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+    }
     count_finished(&txn, &counts).await?;
     update_health(&txn, &finals, now, rule).await?;
     txn.commit().await?;
@@ -139,7 +141,7 @@ async fn advance(
     let backend = txn.get_database_backend();
     let pg = backend == DbBackend::Postgres;
     let mut held = HashSet::with_capacity(outcomes.len());
-    for chunk in outcomes.chunks(500) {
+    for chunk in pow2_chunks(outcomes, 256) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
         let mut rows = Vec::with_capacity(chunk.len());
         for (r, o) in chunk.iter().enumerate() {
@@ -155,7 +157,8 @@ async fn advance(
                     b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8
                 )
             } else {
-                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+                // Anonymous, in order: numbered parameters cost SQLite a name look-up each.
+                "(?, ?, ?, ?, ?, ?, ?, ?)".to_string()
             });
             values.extend([
                 o.delivery_id.into(),
@@ -202,7 +205,12 @@ async fn advance(
             status = c[2], next = c[3], code = c[4], err = c[5], dur = c[6], done = c[7], id = c[0], token = c[1],
             rows = rows.join(", "),
         );
-        for row in txn.query_all(stmt(backend, &sql, values)).await? {
+        for row in txn
+            .query_all(sea_orm::Statement::from_sql_and_values(
+                backend, sql, values,
+            ))
+            .await?
+        {
             held.insert(row.try_get::<Uuid>("", "id")?);
         }
     }

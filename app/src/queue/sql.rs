@@ -12,3 +12,36 @@ pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     };
     Statement::from_sql_and_values(backend, sql, values)
 }
+
+/// Splits `items` into chunks whose lengths are powers of two (at most `max`), so that batch
+/// statements come in a handful of shapes and their prepared forms are reused.
+pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = rest.len().min(max);
+        let size = 1usize << (usize::BITS - 1 - n.leading_zeros());
+        let (head, tail) = rest.split_at(size);
+        rest = tail;
+        Some(head)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_everything() {
+        let v: Vec<u32> = (0..300).collect();
+        let sizes: Vec<usize> = super::pow2_chunks(&v, 256).map(<[u32]>::len).collect();
+        assert_eq!(sizes, vec![256, 32, 8, 4]);
+        assert_eq!(super::pow2_chunks(&v[..0], 256).count(), 0);
+        assert_eq!(
+            super::pow2_chunks(&v[..1], 256)
+                .map(<[u32]>::len)
+                .collect::<Vec<_>>(),
+            vec![1]
+        );
+    }
+}
