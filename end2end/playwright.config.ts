@@ -58,6 +58,8 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: path.resolve(__dirname, "../target/site"),
       // The tests' receiver listens on loopback over plain http.
       SKW_ALLOW_INSECURE_TARGETS: "1",
+      // Tests never query DNS: their traffic stays on this machine.
+      SKW_RESOLVE_ON_SAVE: "false",
       SKW_LOG: "warn",
     },
   },

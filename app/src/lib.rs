@@ -36,7 +36,26 @@ use webhooks::{CreateWebhookPage, EditWebhookPage, WebhookListPage};
 /// The name cargo-leptos gives the JS, WASM and CSS files (`[[workspace.metadata.leptos]]`).
 pub const OUTPUT_NAME: &str = "schedulingkit-webhooks";
 
+/// The pages' Content-Security-Policy: scripts only from this site or with this response's
+/// nonce (the inline hydration script), WebAssembly allowed, nothing framed, no plugins.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -23,6 +23,8 @@ pub struct AppState {
     pub gate: WriteGate,
     /// Recently checked API keys.
     pub api_keys: KeyCache,
+    /// Failed log-ins per account and per address.
+    pub login_limiter: std::sync::Arc<crate::auth::limiter::LoginLimiter>,
 }
 
 /// The state, from a server function's context (provided by `leptos_routes`).

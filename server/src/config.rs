@@ -92,6 +92,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SKW_ALLOW_INSECURE_TARGETS", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_insecure_targets: bool,
 
+    /// Resolve a webhook's host when it is saved and refuse names of private addresses at once
+    /// (sends are checked in any case).
+    #[arg(long, env = "SKW_RESOLVE_ON_SAVE", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true", action = clap::ArgAction::Set)]
+    pub resolve_on_save: bool,
+
     /// What this process runs.
     #[arg(long, env = "SKW_ROLE", value_enum, default_value = "all")]
     pub role: Role,
@@ -126,12 +131,6 @@ pub struct ServeArgs {
     /// …and at least this many deliveries failed (0 turns auto-disable off).
     #[arg(long, env = "SKW_AUTO_DISABLE_MIN_FAILURES", default_value_t = 10)]
     pub auto_disable_min_failures: u32,
-}
-
-impl ServeArgs {
-    pub fn secure_cookies(&self) -> bool {
-        self.public_url.starts_with("https://")
-    }
 }
 
 impl Default for ServeArgs {

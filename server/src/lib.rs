@@ -80,6 +80,7 @@ pub fn dispatcher_config(args: &ServeArgs) -> DispatcherConfig {
 pub fn policy(args: &ServeArgs) -> TargetPolicy {
     TargetPolicy {
         allow_insecure: args.allow_insecure_targets,
+        resolve_on_save: args.resolve_on_save,
     }
 }
 
@@ -109,8 +110,9 @@ pub async fn start(
             publisher: app::queue::Publisher::start(db.clone(), gate.clone(), wakeup.clone()),
             gate: gate.clone(),
             api_keys: Default::default(),
+            login_limiter: Default::default(),
         };
-        let router = http::router(state, args.secure_cookies());
+        let router = http::router(state, &args.public_url);
         let mut rx = shutdown_rx.clone();
         Some(tokio::spawn(async move {
             let stop = async move {

@@ -17,6 +17,7 @@ fn serve(db_url: &str, role: &str) -> (Child, String) {
         .args(["serve", "--addr", "127.0.0.1:0", "--role", role])
         .env("DATABASE_URL", db_url)
         .env("SKW_ALLOW_INSECURE_TARGETS", "1")
+        .env("SKW_RESOLVE_ON_SAVE", "false")
         .env("SKW_RETRY_SCHEDULE", "100ms")
         .env("SKW_POLL_INTERVAL_MS", "100")
         .env("SKW_LOG", "warn")

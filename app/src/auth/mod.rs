@@ -1,5 +1,7 @@
 //! Accounts: sign-up, log-in, log-out, and who is asking.
 
+#[cfg(feature = "ssr")]
+pub mod limiter;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -77,16 +79,27 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         async move {
             use crate::domain::FieldErrors;
             let state = crate::state::app_state()?;
+            let ip = ssr::client_ip().await;
+            if let Err(wait) = state.login_limiter.check(&email, ip) {
+                return Err(AppError::RateLimited(format!(
+                    "Too many failed log-ins. Try again in {} minutes.",
+                    wait.as_secs().div_ceil(60).max(1)
+                )));
+            }
             match ssr::authenticate(&state.db, &email, &password).await? {
                 Some(user) => {
+                    state.login_limiter.succeeded(&email);
                     ssr::start_session(&user).await?;
                     leptos_axum::redirect(&safe_next(next.as_deref()));
                     Ok(())
                 }
-                None => Err(AppError::Invalid(
-                    FieldErrors::form("Incorrect e-mail or password.")
-                        .with_echo(vec![("email".to_string(), email)]),
-                )),
+                None => {
+                    state.login_limiter.failed(&email, ip);
+                    Err(AppError::Invalid(
+                        FieldErrors::form("Incorrect e-mail or password.")
+                            .with_echo(vec![("email".to_string(), email)]),
+                    ))
+                }
             }
         }
         .await,

@@ -168,3 +168,11 @@ pub async fn optional_user() -> Result<Option<CurrentUser>, AppError> {
 pub async fn require_user() -> Result<CurrentUser, AppError> {
     optional_user().await?.ok_or(AppError::Unauthorized)
 }
+
+/// The client's address, when the server was started with connection info.
+pub async fn client_ip() -> Option<std::net::IpAddr> {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|c| c.0.ip())
+}

@@ -9,15 +9,8 @@ use crate::error::AppError;
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
-        use http::StatusCode;
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-            res.set_status(match &error {
-                AppError::NotFound => StatusCode::NOT_FOUND,
-                AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-                AppError::Invalid(_) => StatusCode::BAD_REQUEST,
-                AppError::Conflict(_) => StatusCode::CONFLICT,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            });
+            res.set_status(error.status());
         }
     }
     let location = use_location();

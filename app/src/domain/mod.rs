@@ -19,7 +19,7 @@ pub use account_input::{Email, Password};
 pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
 pub use signing_secret::{mask as signing_secret_mask, SigningSecret};
-pub use target::{classify_ip, TargetPolicy};
+pub use target::{check_resolved, classify_ip, TargetPolicy};
 pub use webhook_draft::{
     WebhookDraft, WebhookInput, DEFAULT_RETRY_ATTEMPTS, DEFAULT_TIMEOUT_SECS, MAX_DESCRIPTION_LEN,
     MAX_NAME_LEN,

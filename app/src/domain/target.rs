@@ -4,17 +4,28 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Whether targets on this machine (loopback) and plain `http://` are allowed. Off in
 /// production; `SKW_ALLOW_INSECURE_TARGETS=1` turns it on for local development and tests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TargetPolicy {
     pub allow_insecure: bool,
+    /// Resolve a webhook's host name when it is saved, to refuse names of private addresses
+    /// at once (every send checks again anyway). Off in tests, which must not query DNS.
+    pub resolve_on_save: bool,
+}
+
+impl Default for TargetPolicy {
+    fn default() -> Self {
+        TargetPolicy::STRICT
+    }
 }
 
 impl TargetPolicy {
     pub const STRICT: TargetPolicy = TargetPolicy {
         allow_insecure: false,
+        resolve_on_save: true,
     };
     pub const INSECURE: TargetPolicy = TargetPolicy {
         allow_insecure: true,
+        resolve_on_save: true,
     };
 
     /// `Err(reason)` when a webhook may not be sent to this address.
@@ -30,6 +41,17 @@ impl TargetPolicy {
             )),
         }
     }
+}
+
+/// Checks every address a host name resolved to: one refused address is enough to refuse the
+/// name (a name mixing public and private addresses is a rebinding attempt or a mistake).
+pub fn check_resolved(host: &str, addrs: &[IpAddr], policy: TargetPolicy) -> Result<(), String> {
+    for ip in addrs {
+        policy
+            .check_ip(*ip)
+            .map_err(|reason| format!("{host} resolves to {reason}"))?;
+    }
+    Ok(())
 }
 
 /// `None` for a public unicast address, otherwise the kind of special-purpose range it is in.
@@ -179,6 +201,16 @@ mod tests {
         ] {
             assert_eq!(kind(ip), None, "{ip}");
         }
+    }
+
+    #[test]
+    fn one_bad_address_refuses_a_name() {
+        let public: IpAddr = "8.8.8.8".parse().unwrap();
+        let private: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(check_resolved("ok.example", &[public], TargetPolicy::STRICT).is_ok());
+        let err =
+            check_resolved("mixed.example", &[public, private], TargetPolicy::STRICT).unwrap_err();
+        assert!(err.contains("mixed.example resolves to 10.0.0.1"), "{err}");
     }
 
     #[test]

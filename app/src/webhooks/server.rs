@@ -96,8 +96,7 @@ pub async fn create_webhook(
                 retry_attempts,
                 description,
             );
-            let draft = crate::domain::WebhookDraft::parse(&input, state.policy)
-                .map_err(AppError::Invalid)?;
+            let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::create(&state.db, user.account_id, &draft).await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
@@ -131,8 +130,7 @@ pub async fn update_webhook(
                 retry_attempts,
                 description,
             );
-            let draft = crate::domain::WebhookDraft::parse(&input, state.policy)
-                .map_err(AppError::Invalid)?;
+            let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::update(&state.db, model, &draft).await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())

@@ -79,6 +79,7 @@ pub fn server(db_url: &str, role: &str, extra_env: &[(&str, &str)]) -> Proc {
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--role", role])
         .env("DATABASE_URL", db_url)
         .env("SKW_ALLOW_INSECURE_TARGETS", "1")
+        .env("SKW_RESOLVE_ON_SAVE", "false")
         .env("SKW_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

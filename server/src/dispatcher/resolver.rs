@@ -2,7 +2,7 @@
 //! checked against the target policy, and the connection is made to a checked address only
 //! (reqwest connects to what this returns; nothing resolves the name a second time).
 
-use app::domain::TargetPolicy;
+use app::domain::{check_resolved, TargetPolicy};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
 
@@ -23,24 +23,39 @@ impl Resolve for GuardedResolver {
             let host = name.as_str().to_string();
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refusal = None;
-            let allowed: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| match policy.check_ip(a.ip()) {
-                    Ok(()) => true,
-                    Err(reason) => {
-                        refusal.get_or_insert(reason);
-                        false
-                    }
-                })
-                .collect();
-            if let Some(reason) = refusal {
-                // One bad address is enough to refuse: a name that mixes public and private
-                // addresses is a rebinding attempt or a misconfiguration.
-                return Err(Box::new(Blocked(format!("{host} resolves to {reason}"))) as _);
+            let ips: Vec<_> = addrs.iter().map(SocketAddr::ip).collect();
+            if let Err(reason) = check_resolved(&host, &ips, policy) {
+                return Err(Box::new(Blocked(reason)) as Box<dyn std::error::Error + Send + Sync>);
             }
-            let addrs: Addrs = Box::new(allowed.into_iter());
+            let addrs: Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[tokio::test]
+    async fn a_name_of_this_machine_is_refused_before_any_connection() {
+        let strict = GuardedResolver {
+            policy: TargetPolicy::STRICT,
+        };
+        let err = match strict.resolve(Name::from_str("localhost").unwrap()).await {
+            Ok(_) => panic!("localhost was allowed"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.starts_with("blocked: localhost resolves to"), "{err}");
+        let insecure = GuardedResolver {
+            policy: TargetPolicy::INSECURE,
+        };
+        let addrs: Vec<SocketAddr> = insecure
+            .resolve(Name::from_str("localhost").unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()));
     }
 }

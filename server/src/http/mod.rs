@@ -3,6 +3,7 @@
 
 pub mod api;
 mod guard;
+pub mod security;
 
 pub use api::{ApiError, MAX_EVENT_BYTES};
 
@@ -28,7 +29,8 @@ fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-pub fn router(state: AppState, secure_cookies: bool) -> Router {
+pub fn router(state: AppState, public_url: &str) -> Router {
+    let secure_cookies = public_url.starts_with("https://");
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -45,6 +47,10 @@ pub fn router(state: AppState, secure_cookies: bool) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(guard::page_access))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            security::Origins::from_public_url(public_url),
+            security::same_origin,
+        ))
         .with_state(state.clone());
 
     let api = api::routes(state);
@@ -53,4 +59,5 @@ pub fn router(state: AppState, secure_cookies: bool) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(api)
         .merge(pages)
+        .layer(axum::middleware::from_fn(security::headers))
 }

@@ -53,6 +53,8 @@ macro_rules! backend_tests {
 pub fn test_args() -> ServeArgs {
     ServeArgs {
         allow_insecure_targets: true,
+        // Tests never query DNS (their traffic stays on loopback).
+        resolve_on_save: false,
         role: Role::Web,
         // Retries are due at once, so a test can drive them without waiting.
         retry_schedule: RetrySchedule::parse("0ms").unwrap(),

@@ -37,8 +37,8 @@ fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
     }
 }
 
-fn parse(input: &WebhookInput, state: &AppState) -> Result<WebhookDraft, ApiError> {
-    WebhookDraft::parse(input, state.policy).map_err(|e| app::error::AppError::Invalid(e).into())
+async fn parse(input: &WebhookInput, state: &AppState) -> Result<WebhookDraft, ApiError> {
+    Ok(hooks::vet(input, state.policy).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
@@ -77,7 +77,7 @@ pub async fn create(
             .unwrap_or_default(),
         description: body.description.unwrap_or_default(),
     };
-    let draft = parse(&input, &state)?;
+    let draft = parse(&input, &state).await?;
     let model = hooks::create(&state.db, account.account_id, &draft).await?;
     Ok((StatusCode::CREATED, Json(Webhook::from_model(model, true))))
 }
@@ -130,7 +130,7 @@ pub async fn update(
     if let Some(v) = body.description {
         input.description = v;
     }
-    let draft = parse(&input, &state)?;
+    let draft = parse(&input, &state).await?;
     let reenabled = body.active == Some(true);
     let mut model = hooks::update(&state.db, model, &draft).await?;
     if reenabled && model.disabled_at.is_some() {
