@@ -293,7 +293,7 @@ async fn run() {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         b.scale
     );
-    println!("{:<4} {:<46} {:<40} {}", "", "scenario", "result", "target");
+    println!("{:<4} {:<46} {:<40} target", "", "scenario", "result");
     b.figures
         .insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
     b.figures.insert("cores".into(), json!(cores));
