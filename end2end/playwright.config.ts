@@ -53,6 +53,7 @@ export default defineConfig({
     stderr: "pipe",
     env: {
       DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
+      SKW_SECRET_KEY_FILE: `${dataDir}/secret.key`,
       SKW_ADDR: `127.0.0.1:${port}`,
       SKW_PUBLIC_URL: `http://127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: path.resolve(__dirname, "../target/site"),

@@ -23,6 +23,8 @@ pub struct AppState {
     pub gate: WriteGate,
     /// Recently checked API keys.
     pub api_keys: KeyCache,
+    /// Seals and opens the webhooks' signing secrets.
+    pub secrets: crate::secrets::SecretBox,
     /// Failed log-ins per account and per address.
     pub login_limiter: std::sync::Arc<crate::auth::limiter::LoginLimiter>,
 }

@@ -97,6 +97,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SKW_RESOLVE_ON_SAVE", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true", action = clap::ArgAction::Set)]
     pub resolve_on_save: bool,
 
+    /// The key that seals signing secrets at rest: base64 of 32 random bytes. Without it the
+    /// key is read from `--secret-key-file`, which is created on first run.
+    #[arg(long, env = "SKW_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Where the generated encryption key lives when `SKW_SECRET_KEY` is not set. Back it up:
+    /// without it the stored signing secrets cannot be read.
+    #[arg(long, env = "SKW_SECRET_KEY_FILE", default_value = "data/secret.key")]
+    pub secret_key_file: PathBuf,
+
     /// What this process runs.
     #[arg(long, env = "SKW_ROLE", value_enum, default_value = "all")]
     pub role: Role,

@@ -25,6 +25,7 @@ use dispatcher::{Dispatcher, DispatcherConfig};
 /// A started server: its address and handles to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    pub secrets: app::secrets::SecretBox,
     pub db: DatabaseConnection,
     pub wakeup: Wakeup,
     pub gate: app::queue::WriteGate,
@@ -61,8 +62,8 @@ impl Running {
     }
 }
 
-pub fn dispatcher_config(args: &ServeArgs) -> DispatcherConfig {
-    let mut cfg = DispatcherConfig::new(policy(args), args.retry_schedule.clone());
+pub fn dispatcher_config(args: &ServeArgs, secrets: app::secrets::SecretBox) -> DispatcherConfig {
+    let mut cfg = DispatcherConfig::new(policy(args), args.retry_schedule.clone(), secrets);
     cfg.workers = args.workers.max(1);
     cfg.per_webhook = args.per_webhook_concurrency.max(1);
     cfg.poll_interval = Duration::from_millis(args.poll_interval_ms.max(10));
@@ -91,6 +92,15 @@ pub async fn start(
     listener: TcpListener,
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
+    let (secrets, created) =
+        app::secrets::SecretBox::load(args.secret_key.as_deref(), &args.secret_key_file)
+            .map_err(|e| std::io::Error::other(format!("encryption key: {e}")))?;
+    if created {
+        tracing::warn!(
+            file = %args.secret_key_file.display(),
+            "generated a new key for the signing secrets at rest; back this file up (or set SKW_SECRET_KEY): without it stored secrets cannot be read"
+        );
+    }
     let wakeup = Wakeup::default();
     let gate = app::queue::WriteGate::for_database(&db);
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -111,6 +121,7 @@ pub async fn start(
             gate: gate.clone(),
             api_keys: Default::default(),
             login_limiter: Default::default(),
+            secrets: secrets.clone(),
         };
         let router = http::router(state, &args.public_url);
         let mut rx = shutdown_rx.clone();
@@ -134,7 +145,7 @@ pub async fn start(
             db.clone(),
             gate.clone(),
             wakeup.clone(),
-            dispatcher_config(args),
+            dispatcher_config(args, secrets.clone()),
         );
         Some(tokio::spawn(d.run(
             shutdown_rx,
@@ -161,6 +172,7 @@ pub async fn start(
 
     Ok(Running {
         addr,
+        secrets,
         db,
         wakeup,
         gate,

@@ -3,61 +3,10 @@
 
 mod common;
 
+use common::process::{cli, serve};
 use common::receiver::Receiver;
 use common::Backend;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_schedulingkit-webhooks");
-
-/// Starts `serve` on a free port; returns the child and its base URL (read from its stdout).
-fn serve(db_url: &str, role: &str) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--role", role])
-        .env("DATABASE_URL", db_url)
-        .env("SKW_ALLOW_INSECURE_TARGETS", "1")
-        .env("SKW_RESOLVE_ON_SAVE", "false")
-        .env("SKW_RETRY_SCHEDULE", "100ms")
-        .env("SKW_POLL_INTERVAL_MS", "100")
-        .env("SKW_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .filter(|u| u.starts_with("http://"))
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    (child, base)
-}
-
-fn cli(db_url: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .env("SKW_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?} failed");
-    String::from_utf8(out.stdout).unwrap()
-}
 
 async fn killed_with_pending_deliveries_then_restarted(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();

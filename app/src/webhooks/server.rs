@@ -51,9 +51,9 @@ pub async fn get_webhook(
     crate::error::with_status(
         async move {
             let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
-            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-            super::ssr::detail(&db, model, reveal).await
+            let state = crate::state::app_state()?;
+            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            super::ssr::detail(&state.db, &state.secrets, model, reveal).await
         }
         .await,
     )
@@ -64,10 +64,9 @@ pub async fn reveal_secret(id: i64) -> Result<String, AppError> {
     crate::error::with_status(
         async move {
             let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
-            Ok(super::ssr::find_owned(&db, user.account_id, id)
-                .await?
-                .secret)
+            let state = crate::state::app_state()?;
+            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            super::ssr::secret_of(&state.secrets, &model)
         }
         .await,
     )
@@ -97,7 +96,7 @@ pub async fn create_webhook(
                 description,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
-            super::ssr::create(&state.db, user.account_id, &draft).await?;
+            super::ssr::create(&state.db, &state.secrets, user.account_id, &draft).await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
         }
@@ -174,9 +173,9 @@ pub async fn rotate_secret(id: i64) -> Result<(), AppError> {
     crate::error::with_status(
         async move {
             let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
-            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-            super::ssr::rotate(&db, model).await?;
+            let state = crate::state::app_state()?;
+            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            super::ssr::rotate(&state.db, &state.secrets, model).await?;
             Ok(())
         }
         .await,

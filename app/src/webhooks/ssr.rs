@@ -12,6 +12,7 @@ use crate::domain::{EventSet, EventType, SigningSecret, WebhookDraft};
 use crate::entities::{attempt, delivery, now_ms, webhook};
 use crate::error::AppError;
 use crate::queue::{self, DeliveryStatus, PublishError, PublishRequest, Targets};
+use crate::secrets::SecretBox;
 use crate::state::AppState;
 
 /// Validates a webhook's settings (the form's rules) and, if its host is a name, resolves it:
@@ -68,20 +69,30 @@ pub fn event_names(model: &webhook::Model) -> Vec<String> {
     events_of(model)
 }
 
+/// The signing secret of a stored webhook, as the owner sees it (decrypted).
+pub fn secret_of(secrets: &SecretBox, model: &webhook::Model) -> Result<String, AppError> {
+    secrets.open(&model.secret).map_err(|e| {
+        tracing::error!(webhook = model.id, error = %e, "cannot open a signing secret");
+        AppError::Internal
+    })
+}
+
 pub async fn detail(
     db: &DatabaseConnection,
+    secrets: &SecretBox,
     model: webhook::Model,
     reveal: bool,
 ) -> Result<WebhookDetail, AppError> {
     let hourly = crate::deliveries::query::hourly(db, model.id).await?;
+    let secret = secret_of(secrets, &model)?;
     let now = now_ms();
     Ok(WebhookDetail {
         hourly,
         disabled_at: model.disabled_at,
         disabled_reason: model.disabled_reason.clone(),
         events: events_of(&model),
-        secret_masked: crate::domain::signing_secret_mask(&model.secret),
-        secret: reveal.then(|| model.secret.clone()),
+        secret_masked: crate::domain::signing_secret_mask(&secret),
+        secret: reveal.then_some(secret),
         previous_secret_until: model
             .previous_secret_expires_at
             .filter(|&t| t > now && model.previous_secret.is_some()),
@@ -151,6 +162,7 @@ pub async fn find_owned(
 
 pub async fn create(
     db: &DatabaseConnection,
+    secrets: &SecretBox,
     account_id: i64,
     draft: &WebhookDraft,
 ) -> Result<webhook::Model, AppError> {
@@ -174,7 +186,7 @@ pub async fn create(
         active: Set(draft.active),
         timeout_secs: Set(draft.timeout_secs.into()),
         retry_attempts: Set(draft.retry_attempts.into()),
-        secret: Set(SigningSecret::generate().expose().to_string()),
+        secret: Set(secrets.seal(SigningSecret::generate().expose())),
         previous_secret: Set(None),
         previous_secret_expires_at: Set(None),
         created_at: Set(now),
@@ -236,12 +248,13 @@ pub async fn delete(db: &DatabaseConnection, model: webhook::Model) -> Result<()
 /// A new secret; the old one keeps signing (as the previous secret) for 24 hours.
 pub async fn rotate(
     db: &DatabaseConnection,
+    secrets: &SecretBox,
     model: webhook::Model,
 ) -> Result<webhook::Model, AppError> {
     let now = now_ms();
     let old = model.secret.clone();
     let mut active: webhook::ActiveModel = model.into();
-    active.secret = Set(SigningSecret::generate().expose().to_string());
+    active.secret = Set(secrets.seal(SigningSecret::generate().expose()));
     active.previous_secret = Set(Some(old));
     active.previous_secret_expires_at = Set(Some(now + ROTATION_OVERLAP_MS));
     active.updated_at = Set(now);

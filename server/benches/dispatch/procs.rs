@@ -80,6 +80,10 @@ pub fn server(db_url: &str, role: &str, extra_env: &[(&str, &str)]) -> Proc {
         .env("DATABASE_URL", db_url)
         .env("SKW_ALLOW_INSECURE_TARGETS", "1")
         .env("SKW_RESOLVE_ON_SAVE", "false")
+        .env(
+            "SKW_SECRET_KEY",
+            "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMzI=",
+        )
         .env("SKW_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

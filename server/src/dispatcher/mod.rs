@@ -38,10 +38,16 @@ pub struct DispatcherConfig {
     pub max_response_bytes: usize,
     pub policy: TargetPolicy,
     pub auto_disable: AutoDisable,
+    /// Opens the signing secrets sealed at rest.
+    pub secrets: app::secrets::SecretBox,
 }
 
 impl DispatcherConfig {
-    pub fn new(policy: TargetPolicy, retry: RetrySchedule) -> Self {
+    pub fn new(
+        policy: TargetPolicy,
+        retry: RetrySchedule,
+        secrets: app::secrets::SecretBox,
+    ) -> Self {
         DispatcherConfig {
             workers: 512,
             per_webhook: 32,
@@ -52,6 +58,7 @@ impl DispatcherConfig {
             max_response_bytes: 16 * 1024,
             policy,
             auto_disable: AutoDisable::default(),
+            secrets,
         }
     }
 }
@@ -156,7 +163,19 @@ impl Dispatcher {
 
     async fn attempt(&self, job: &Job) -> AttemptOutcome {
         let started_at = now_ms();
-        let prepared = prepare(job, self.cfg.policy, started_at);
+        // An unreadable secret leaves the stored text, which then fails to parse: the attempt
+        // is recorded as blocked ("signing secret unusable") rather than sent unsigned.
+        let mut opened = job.clone();
+        opened.secret = self
+            .cfg
+            .secrets
+            .open(&job.secret)
+            .unwrap_or_else(|_| job.secret.clone());
+        opened.previous_secret = job
+            .previous_secret
+            .as_deref()
+            .and_then(|p| self.cfg.secrets.open(p).ok());
+        let prepared = prepare(&opened, self.cfg.policy, started_at);
         let result = call(&self.client, &prepared, self.cfg.max_response_bytes).await;
         handle(job, &prepared, result, &self.cfg.retry, started_at)
     }

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod process;
 pub mod receiver;
 
+use base64::Engine;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use server::config::{Role, ServeArgs};
 use server::dispatcher::{Dispatcher, RetrySchedule};
@@ -55,6 +57,9 @@ pub fn test_args() -> ServeArgs {
         allow_insecure_targets: true,
         // Tests never query DNS (their traffic stays on loopback).
         resolve_on_save: false,
+        secret_key: Some(
+            base64::engine::general_purpose::STANDARD.encode(app::secrets::SecretBox::random_key()),
+        ),
         role: Role::Web,
         // Retries are due at once, so a test can drive them without waiting.
         retry_schedule: RetrySchedule::parse("0ms").unwrap(),
@@ -88,7 +93,7 @@ pub async fn spawn_app_with(backend: Backend, args: ServeArgs) -> Option<TestApp
         db.clone(),
         running.gate.clone(),
         running.wakeup.clone(),
-        server::dispatcher_config(&args),
+        server::dispatcher_config(&args, running.secrets.clone()),
     );
     Some(TestApp {
         base: format!("http://{}", running.addr),

@@ -67,10 +67,11 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn from_model(m: app::entities::webhook::Model, with_secret: bool) -> Webhook {
+    /// `secret`: the decrypted signing secret, on create and rotate only.
+    pub fn from_model(m: app::entities::webhook::Model, secret: Option<String>) -> Webhook {
         Webhook {
             events: app::webhooks::ssr::event_names(&m),
-            secret: with_secret.then(|| m.secret.clone()),
+            secret,
             disabled_reason: m.disabled_reason.clone().filter(|_| !m.active),
             id: m.id,
             name: m.name,

@@ -50,7 +50,7 @@ pub async fn list(
     let data = hooks::all_owned(&state.db, account.account_id)
         .await?
         .into_iter()
-        .map(|m| Webhook::from_model(m, false))
+        .map(|m| Webhook::from_model(m, None))
         .collect();
     Ok(Json(WebhookList { data }))
 }
@@ -78,8 +78,12 @@ pub async fn create(
         description: body.description.unwrap_or_default(),
     };
     let draft = parse(&input, &state).await?;
-    let model = hooks::create(&state.db, account.account_id, &draft).await?;
-    Ok((StatusCode::CREATED, Json(Webhook::from_model(model, true))))
+    let model = hooks::create(&state.db, &state.secrets, account.account_id, &draft).await?;
+    let secret = hooks::secret_of(&state.secrets, &model)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Webhook::from_model(model, Some(secret))),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
@@ -92,7 +96,7 @@ pub async fn get(
 ) -> Result<Json<Webhook>, ApiError> {
     Ok(Json(Webhook::from_model(
         owned(&state, account, &id).await?,
-        false,
+        None,
     )))
 }
 
@@ -136,7 +140,7 @@ pub async fn update(
     if reenabled && model.disabled_at.is_some() {
         model = hooks::enable(&state.db, model).await?;
     }
-    Ok(Json(Webhook::from_model(model, false)))
+    Ok(Json(Webhook::from_model(model, None)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
@@ -183,8 +187,8 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<Json<Secret>, ApiError> {
     let model = owned(&state, account, &id).await?;
-    let model = hooks::rotate(&state.db, model).await?;
+    let model = hooks::rotate(&state.db, &state.secrets, model).await?;
     Ok(Json(Secret {
-        secret: model.secret,
+        secret: hooks::secret_of(&state.secrets, &model)?,
     }))
 }
