@@ -10,6 +10,7 @@ SHELL := /bin/bash
 TOOLS_DIR ?= $(HOME)/.cache/schedulingkit-webhooks-tools
 CARGO_LEPTOS_VERSION := 0.3.10
 BINARYEN_VERSION := 123.0.0
+SCHEMATHESIS_VERSION := 4.32.5
 # The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 
@@ -27,7 +28,7 @@ RUN_ADDR ?= 127.0.0.1:3000
 BIN := schedulingkit-webhooks
 
 .PHONY: run test tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium e2e-deps \
-        lint unit e2e build-release bench clean
+        schemathesis lint unit e2e api-fuzz bench clean
 
 ## make run: build in release mode, migrate ./data/schedulingkit-webhooks.db, serve on RUN_ADDR.
 run: tools
@@ -44,7 +45,8 @@ test: tools e2e-deps
 	$(MAKE) --no-print-directory lint; t1=$$(date +%s); \
 	$(MAKE) --no-print-directory unit; t2=$$(date +%s); \
 	$(MAKE) --no-print-directory e2e; t3=$$(date +%s); \
-	echo "make test timings: lint $$((t1 - t0)) s, Rust tests $$((t2 - t1)) s, browser tests $$((t3 - t2)) s, total $$((t3 - t0)) s"
+	$(MAKE) --no-print-directory api-fuzz; t4=$$(date +%s); \
+	echo "make test timings: lint $$((t1 - t0)) s, Rust tests $$((t2 - t1)) s, browser tests $$((t3 - t2)) s, API fuzzing $$((t4 - t3)) s, total $$((t4 - t0)) s"
 
 lint:
 	cargo fmt --all -- --check
@@ -59,6 +61,11 @@ unit:
 e2e: tools e2e-deps
 	cargo leptos build
 	cd end2end && npx playwright test
+
+## The JSON API fuzzed from its OpenAPI document (schemathesis, a bounded number of examples)
+## against the server `make e2e` built.
+api-fuzz: schemathesis
+	ST="$(TOOLS_DIR)/venv/bin/st" bash end2end/api-fuzz.sh
 
 ## make bench: the dispatcher's throughput, latency and isolation (release build; prints a row
 ## per scenario and a JSON line). DATABASE_URL=postgres://… for PostgreSQL, SKW_BENCH_ONLY=a,b to
@@ -96,6 +103,13 @@ wasm-opt:
 	  echo "Installing binaryen $(BINARYEN_VERSION) into $(TOOLS_DIR)"; \
 	  mkdir -p "$(TOOLS_DIR)"; \
 	  npm install --no-audit --no-fund --prefix "$(TOOLS_DIR)" binaryen@$(BINARYEN_VERSION) >/dev/null; \
+	fi
+
+schemathesis:
+	@if [ "$$("$(TOOLS_DIR)/venv/bin/st" --version 2>/dev/null)" != "st, version $(SCHEMATHESIS_VERSION)" ]; then \
+	  echo "Installing schemathesis $(SCHEMATHESIS_VERSION) into $(TOOLS_DIR)/venv"; \
+	  python3 -m venv "$(TOOLS_DIR)/venv"; \
+	  "$(TOOLS_DIR)/venv/bin/pip" install --quiet "schemathesis==$(SCHEMATHESIS_VERSION)"; \
 	fi
 
 chromium:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Fuzzes the JSON API from its own OpenAPI document with schemathesis: a freshly built server on
+# a throw-away database, a real account and API key, a bounded number of generated requests.
+# Fails on any 5xx, on a response that does not match its documented schema, and on a 4xx that is
+# not the JSON error shape {"error": {"code", "message"}} (end2end/schemathesis_hooks.py).
+set -euo pipefail
+cd "$(dirname "$0")"
+BIN=${SKW_E2E_BIN:-../target/debug/schedulingkit-webhooks}
+ST=${ST:-st}
+EXAMPLES=${SKW_FUZZ_EXAMPLES:-40}
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+export DATABASE_URL="sqlite://$dir/fuzz.db" SKW_SECRET_KEY_FILE="$dir/secret.key" SKW_LOG=error
+"$BIN" migrate >/dev/null
+echo 'fuzz password 123' | "$BIN" account create --email fuzz@example.com >/dev/null
+key=$("$BIN" api-key create --account fuzz@example.com)
+SKW_RESOLVE_ON_SAVE=false "$BIN" serve --addr 127.0.0.1:0 > "$dir/out" &
+pid=$!
+for _ in $(seq 1 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done
+base=$(awk '/listening/ {print $NF}' "$dir/out")
+# Something to find: one webhook and one event.
+curl -sf -X POST "$base/api/v1/webhooks" -H "Authorization: Bearer $key" -H 'content-type: application/json' \
+  -d '{"name":"fuzz","url":"https://hooks.example.com/in","events":["booking.created"]}' >/dev/null
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=. "$ST" run "$base/api/v1/openapi.json" \
+  --header "Authorization: Bearer $key" \
+  --checks not_a_server_error,content_type_conformance,response_schema_conformance,json_error_shape \
+  --phases examples,coverage,fuzzing \
+  --max-examples "$EXAMPLES" \
+  --seed 42 \
+  --no-color
