@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
 
+    /// A TOML file of settings (`workers = 64`, `retry_schedule = "5s,1m"`, …: the long flag
+    /// names). Precedence: defaults < this file < environment < flags.
+    #[arg(long, env = "SKW_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Database connections in the pool (default: 4 for SQLite, 32 for PostgreSQL).
     #[arg(long, env = "SKW_DB_POOL_SIZE", global = true)]
     pub db_pool_size: Option<u32>,
@@ -129,6 +134,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SKW_POLL_INTERVAL_MS", default_value_t = 1000)]
     pub poll_interval_ms: u64,
 
+    /// Keep events, deliveries and attempts this many days (0 keeps them forever).
+    #[arg(long, env = "SKW_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
+
     /// On SIGTERM or Ctrl-C: how long requests and deliveries in flight may take to finish.
     /// Deliveries still in flight after that are taken up again when their lease ends.
     #[arg(long, env = "SKW_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
@@ -152,6 +161,133 @@ impl Default for ServeArgs {
                 ..
             }) => *args,
             _ => unreachable!("the serve defaults always parse"),
+        }
+    }
+}
+
+/// The settings a configuration file may hold: each long flag name (with `_` or `-`) and the
+/// environment variable it stands for.
+fn settings() -> std::collections::BTreeMap<String, String> {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, out: &mut std::collections::BTreeMap<String, String>) {
+        for arg in cmd.get_arguments() {
+            if let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) {
+                if long != "config" {
+                    out.insert(long.replace('-', "_"), env.to_string_lossy().into_owned());
+                }
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(&Cli::command(), &mut out);
+    out
+}
+
+/// The environment variables a configuration file sets: one per setting in it that the
+/// environment does not set already (the environment wins). Unknown settings are errors.
+pub fn file_env(
+    text: &str,
+    is_set: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, String)>, String> {
+    let table: toml::Table = text.parse().map_err(|e| format!("not valid TOML: {e}"))?;
+    let known = settings();
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let env = known.get(&key.replace('-', "_")).ok_or_else(|| {
+            format!(
+                "unknown setting `{key}` (known: {})",
+                known.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => return Err(format!("setting `{key}` has an unsupported value: {other}")),
+        };
+        if !is_set(env) {
+            out.push((env.clone(), value));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the configuration file named by `--config` or `SKW_CONFIG`, if any, and sets the
+/// environment variables for the settings the environment does not set. Call before anything
+/// else reads the environment (and before any thread starts).
+pub fn load_file(args: &[String]) -> Result<(), String> {
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=").map(str::to_string).or_else(|| {
+            (a == "--config")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("SKW_CONFIG").ok()) else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the configuration file {path}: {e}"))?;
+    for (k, v) in file_env(&text, |env| std::env::var_os(env).is_some())
+        .map_err(|e| format!("{path}: {e}"))?
+    {
+        std::env::set_var(k, v);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_sets_what_the_environment_does_not() {
+        let text = "workers = 64\nretry-schedule = [\"1s\", \"1m\"]\nallow_insecure_targets = true\ndatabase_url = \"sqlite://x.db\"\n";
+        let set = file_env(text, |env| env == "SKW_WORKERS").unwrap();
+        assert!(
+            !set.iter().any(|(k, _)| k == "SKW_WORKERS"),
+            "the environment wins"
+        );
+        assert!(set.contains(&("SKW_RETRY_SCHEDULE".into(), "1s,1m".into())));
+        assert!(set.contains(&("SKW_ALLOW_INSECURE_TARGETS".into(), "true".into())));
+        assert!(set.contains(&("DATABASE_URL".into(), "sqlite://x.db".into())));
+    }
+
+    #[test]
+    fn unknown_settings_and_bad_files_are_refused() {
+        assert!(file_env("wrokers = 3", |_| false)
+            .unwrap_err()
+            .contains("unknown setting `wrokers`"));
+        assert!(file_env("workers = ", |_| false).is_err());
+    }
+
+    #[test]
+    fn every_setting_has_a_flag_and_a_variable() {
+        let known = settings();
+        for key in [
+            "database_url",
+            "addr",
+            "workers",
+            "per_webhook_concurrency",
+            "retry_schedule",
+            "role",
+            "secret_key_file",
+            "retention_days",
+        ] {
+            assert!(known.contains_key(key), "{key}");
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod dispatcher;
 pub mod http;
+pub mod metrics;
 
 use app::domain::TargetPolicy;
 use app::queue::Wakeup;
@@ -155,6 +156,25 @@ pub async fn start(
         None
     };
 
+    // Old events, deliveries and attempts are pruned hourly (by the dispatching processes).
+    if args.role != Role::Web && args.retention_days > 0 {
+        let (db, gate) = (db.clone(), gate.clone());
+        let max_age_ms = i64::from(args.retention_days) * 86_400_000;
+        let mut rx = shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match app::queue::retention::prune(&db, &gate, max_age_ms).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(events = n, "pruned events past the retention period"),
+                    Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = rx.wait_for(|stop| *stop) => return,
+                }
+            }
+        });
+    }
     // Expired login sessions are removed hourly.
     let store = app::session_store::DbSessionStore::new(db.clone());
     let mut rx = shutdown.subscribe();

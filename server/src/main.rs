@@ -3,9 +3,22 @@ use server::config::{AccountCommand, ApiKeyCommand, Cli, Command, ServeArgs};
 use std::io::BufRead;
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The configuration file becomes environment defaults before anything reads them, while
+    // this is the only thread.
+    if let Err(e) = server::config::load_file(&std::env::args().collect::<Vec<_>>()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
     init_tracing();
 
     let db = match server::db::connect_with(&cli.database_url, cli.db_pool_size).await {

@@ -10,6 +10,7 @@ mod gate;
 mod publish;
 mod record;
 mod redeliver;
+pub mod retention;
 mod sample;
 mod sql;
 mod status;

@@ -161,7 +161,39 @@ impl Dispatcher {
         queue::load_jobs(&self.db, &claimed).await
     }
 
+    /// One attempt, in its own tracing span, counted in the metrics.
     async fn attempt(&self, job: &Job) -> AttemptOutcome {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "attempt",
+            delivery = %job.delivery_id,
+            webhook = job.webhook_id,
+            number = job.attempt_count + 1,
+        );
+        let outcome = self.attempt_once(job).instrument(span.clone()).await;
+        let m = crate::metrics::metrics();
+        m.attempts
+            .with_label_values(&[outcome.error_kind.unwrap_or("success")])
+            .inc();
+        m.attempt_duration
+            .observe(f64::from(outcome.duration_ms) / 1000.0);
+        match outcome.next {
+            queue::Next::Succeeded => m.deliveries.with_label_values(&["succeeded"]).inc(),
+            queue::Next::Failed => m.deliveries.with_label_values(&["failed"]).inc(),
+            queue::Next::RetryAt(_) => {}
+        }
+        span.in_scope(|| {
+            tracing::debug!(
+                status = outcome.response_status,
+                error = outcome.error_kind,
+                duration_ms = outcome.duration_ms,
+                "attempt finished"
+            )
+        });
+        outcome
+    }
+
+    async fn attempt_once(&self, job: &Job) -> AttemptOutcome {
         let started_at = now_ms();
         // An unreadable secret leaves the stored text, which then fails to parse: the attempt
         // is recorded as blocked ("signing secret unusable") rather than sent unsigned.
@@ -193,6 +225,9 @@ impl Dispatcher {
             self.cfg.auto_disable,
         ));
         let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+        crate::metrics::metrics()
+            .workers
+            .set(self.cfg.workers as i64);
         loop {
             while tasks.try_join_next().is_some() {}
             if *shutdown.borrow() {
@@ -239,8 +274,10 @@ impl Dispatcher {
                     .insert(job.delivery_id, job.lease_token);
                 let this = self.clone();
                 let tx = record_tx.clone();
+                crate::metrics::metrics().in_flight.inc();
                 tasks.spawn(async move {
                     let outcome = this.attempt(&job).await;
+                    crate::metrics::metrics().in_flight.dec();
                     let _ = tx.send(outcome);
                     this.held
                         .lock()

@@ -10,9 +10,12 @@ pub use api::{ApiError, MAX_EVENT_BYTES};
 use app::session_store::DbSessionStore;
 use app::state::AppState;
 use app::{shell, App};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use sea_orm::DatabaseConnection;
 use std::sync::OnceLock;
 use tower_sessions::cookie::{time::Duration as CookieDuration, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -53,11 +56,60 @@ pub fn router(state: AppState, public_url: &str) -> Router {
         ))
         .with_state(state.clone());
 
-    let api = api::routes(state);
+    let api = api::routes(state.clone());
+
+    let ops = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(|State(db): State<DatabaseConnection>| async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    crate::metrics::render(&db).await,
+                )
+            }),
+        )
+        .with_state(state.db.clone());
 
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .merge(ops)
         .merge(api)
         .merge(pages)
         .layer(axum::middleware::from_fn(security::headers))
+}
+
+/// Ready when the database answers and its schema is current (no pending migration).
+async fn readyz(State(db): State<DatabaseConnection>) -> (StatusCode, Json<serde_json::Value>) {
+    use migrations::MigratorTrait;
+    if let Err(e) = db.ping().await {
+        tracing::warn!(error = %e, "not ready: database unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "reason": "database unreachable"})),
+        );
+    }
+    match migrations::Migrator::get_pending_migrations(&db).await {
+        Ok(pending) if pending.is_empty() => {
+            (StatusCode::OK, Json(serde_json::json!({"status": "ready"})))
+        }
+        Ok(pending) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                serde_json::json!({"status": "unavailable", "reason": format!("{} migrations pending", pending.len())}),
+            ),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: cannot read the migrations");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    serde_json::json!({"status": "unavailable", "reason": "cannot read the schema version"}),
+                ),
+            )
+        }
+    }
 }

@@ -109,6 +109,9 @@ pub async fn publish_event(
             other => ApiError::internal(other),
         })?;
 
+    if !published.replayed {
+        crate::metrics::metrics().events_published.inc();
+    }
     let mut res = (
         StatusCode::ACCEPTED,
         Json(json!({ "id": published.event_id.to_string(), "deliveries": published.deliveries })),

@@ -1,0 +1,53 @@
+//! Retention: events older than the configured age go, with their deliveries and attempts (by
+//! cascade), in small batches so that no statement holds the database for long. An event with a
+//! delivery still pending is kept until that delivery ends.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+use super::sql::stmt;
+use super::WriteGate;
+use crate::entities::now_ms;
+
+/// Events removed per statement.
+pub const BATCH: i64 = 200;
+
+/// Deletes events (and so their deliveries and attempts) created before `now - max_age_ms`,
+/// and hourly counters older than two days. Returns how many events went.
+pub async fn prune(
+    db: &DatabaseConnection,
+    gate: &WriteGate,
+    max_age_ms: i64,
+) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let cutoff = now_ms() - max_age_ms;
+    let mut total = 0;
+    loop {
+        let deleted = {
+            let _turn = gate.enter().await;
+            db.execute(stmt(
+                backend,
+                "DELETE FROM events WHERE id IN ( \
+                   SELECT e.id FROM events e WHERE e.created_at < $1 \
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') \
+                   ORDER BY e.created_at LIMIT $2)",
+                vec![cutoff.into(), BATCH.into()],
+            ))
+            .await?
+            .rows_affected()
+        };
+        total += deleted;
+        if deleted < BATCH as u64 {
+            break;
+        }
+        // Let other writers in between batches.
+        tokio::task::yield_now().await;
+    }
+    let _turn = gate.enter().await;
+    db.execute(stmt(
+        backend,
+        "DELETE FROM delivery_stats WHERE hour_start < $1",
+        vec![(now_ms() - 48 * 3_600_000).into()],
+    ))
+    .await?;
+    Ok(total)
+}

@@ -1,0 +1,173 @@
+//! Operations: readiness, Prometheus metrics, the configuration file, retention.
+
+mod common;
+
+use common::process::BIN;
+use common::receiver::Receiver;
+use common::TestApp;
+use serde_json::json;
+
+async fn health_readiness_and_metrics(app: TestApp) {
+    let rx = Receiver::start().await;
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", app.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
+
+    let user = app.user("ops@example.com").await;
+    app.webhook(&user, &rx.url("status/500"), &["booking.created"], 0, 30)
+        .await;
+    let key = app.api_key("ops@example.com").await;
+    app.publish(&key, "booking.created", json!({})).await;
+    let before = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(before.contains("skw_queue_pending"), "{before}");
+    assert!(value(&before, "skw_queue_pending") >= 1.0);
+    app.dispatcher.run_until_idle().await.unwrap();
+    let after = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        value(&after, "skw_attempts_total{outcome=\"status\"}") >= 1.0,
+        "{after}"
+    );
+    assert!(value(&after, "skw_deliveries_total{status=\"failed\"}") >= 1.0);
+    assert!(value(&after, "skw_events_published_total") >= 1.0);
+    assert!(after.contains("skw_attempt_duration_seconds_bucket"));
+    assert_eq!(value(&after, "skw_queue_pending"), 0.0);
+    app.stop().await;
+}
+
+/// The value of a metric line (0 when absent).
+fn value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn retention_prunes_old_finished_events(app: TestApp) {
+    let rx = Receiver::start().await;
+    let user = app.user("old@example.com").await;
+    app.webhook(&user, &rx.url("ok"), &["booking.created"], 0, 30)
+        .await;
+    let key = app.api_key("old@example.com").await;
+    for _ in 0..3 {
+        app.publish(&key, "booking.created", json!({})).await;
+    }
+    app.dispatcher.run_until_idle().await.unwrap();
+    // One more, still pending: kept whatever its age.
+    let wh = app::entities::webhook::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    app::entities::webhook::Entity::update_many()
+        .col_expr(
+            app::entities::webhook::Column::Url,
+            sea_orm::sea_query::Expr::value(rx.url("status/500")),
+        )
+        .filter(app::entities::webhook::Column::Id.eq(wh.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    app.publish(&key, "booking.created", json!({})).await;
+    // Everything is a day old.
+    app::entities::event::Entity::update_many()
+        .col_expr(
+            app::entities::event::Column::CreatedAt,
+            sea_orm::sea_query::Expr::value(app::entities::now_ms() - 86_400_000),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let pruned = app::queue::retention::prune(&app.db, &app.running.gate, 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 3, "three finished events went");
+    assert_eq!(
+        app::entities::event::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app::entities::delivery::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "deliveries went with them"
+    );
+    assert!(
+        app::entities::attempt::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "and their attempts"
+    );
+    app.stop().await;
+}
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+backend_tests!(
+    health_readiness_and_metrics,
+    retention_prunes_old_finished_events
+);
+
+#[test]
+fn a_configuration_file_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-file.db");
+    let file = dir.path().join("skw.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "database_url = \"sqlite://{}\"\nworkers = 8\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .env_remove("DATABASE_URL")
+        .env("SKW_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.exists(), "the file's database_url was used");
+
+    std::fs::write(&file, "wrokers = 8\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `wrokers`"));
+}
