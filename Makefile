@@ -69,7 +69,8 @@ api-fuzz: schemathesis
 
 ## make bench: the dispatcher's throughput, latency and isolation (release build; prints a row
 ## per scenario and a JSON line). DATABASE_URL=postgres://… for PostgreSQL, SKW_BENCH_ONLY=a,b to
-## pick scenarios, SKW_BENCH_SCALE=0.1 for a quick look.
+## pick scenarios, SKW_BENCH_SCALE=0.1 for a quick look, SKW_BENCH_INSTANCES=2 for two servers
+## sharing the database in (b), (c) and (f).
 bench: tools
 	cargo bench --locked -p server --bench dispatch
 

@@ -138,6 +138,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SKW_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
 
+    /// A claimed delivery's lease: the webhook's timeout plus this. When a process dies, what it
+    /// held is taken up by another after the lease.
+    #[arg(long, env = "SKW_LEASE_GRACE_MS", default_value_t = 30_000)]
+    pub lease_grace_ms: u64,
+
     /// On SIGTERM or Ctrl-C: how long requests and deliveries in flight may take to finish.
     /// Deliveries still in flight after that are taken up again when their lease ends.
     #[arg(long, env = "SKW_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]

@@ -68,6 +68,7 @@ pub fn dispatcher_config(args: &ServeArgs, secrets: app::secrets::SecretBox) -> 
     cfg.workers = args.workers.max(1);
     cfg.per_webhook = args.per_webhook_concurrency.max(1);
     cfg.poll_interval = Duration::from_millis(args.poll_interval_ms.max(10));
+    cfg.lease_grace = Duration::from_millis(args.lease_grace_ms);
     cfg.auto_disable = app::queue::AutoDisable {
         after_ms: args.auto_disable_after.as_millis() as i64,
         min_failures: if args.auto_disable_min_failures == 0 {
@@ -141,6 +142,15 @@ pub async fn start(
         None
     };
 
+    // Other instances' publishes wake this one's dispatcher (PostgreSQL LISTEN/NOTIFY).
+    if args.role != Role::Web {
+        let listener = tokio::spawn(app::queue::notify::listen(db.clone(), wakeup.clone()));
+        let mut rx = shutdown.subscribe();
+        tokio::spawn(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+            listener.abort();
+        });
+    }
     let dispatcher = if args.role != Role::Web {
         let d = Dispatcher::new(
             db.clone(),

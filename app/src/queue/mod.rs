@@ -7,6 +7,7 @@
 
 mod claim;
 mod gate;
+pub mod notify;
 mod publish;
 mod record;
 mod redeliver;

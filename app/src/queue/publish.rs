@@ -320,6 +320,9 @@ async fn write_batch(
                 .exec_without_returning(&txn)
                 .await?;
         }
+        if !deliveries.is_empty() {
+            super::notify::announce(&txn).await?;
+        }
         txn.commit().await?;
     }
     for (i, p) in written {

@@ -69,6 +69,10 @@ pub async fn resend(
     };
     if outcome != Resend::InFlight {
         wakeup.notify();
+        // Other instances learn of it too; if that fails, their next poll finds it.
+        if let Err(e) = super::notify::announce(db).await {
+            tracing::warn!(error = %e, "NOTIFY failed");
+        }
     }
     Ok(Some(outcome))
 }

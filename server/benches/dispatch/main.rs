@@ -5,7 +5,8 @@
 //!
 //! Environment: `DATABASE_URL=postgres://…` runs on PostgreSQL (a fresh database per scenario;
 //! SQLite in a temporary directory otherwise), `SKW_BENCH_ONLY=a,b` picks scenarios,
-//! `SKW_BENCH_SCALE=0.1` shrinks every count (for a quick look).
+//! `SKW_BENCH_SCALE=0.1` shrinks every count (for a quick look), `SKW_BENCH_INSTANCES=2` runs
+//! (b), (c) and (f) with that many server processes sharing the database (PostgreSQL).
 
 mod procs;
 mod receiver;
@@ -44,6 +45,8 @@ fn main() {
 
 struct Bench {
     http: reqwest::Client,
+    /// Server processes sharing the database in (b), (c) and (f) (PostgreSQL).
+    instances: usize,
     scale: f64,
     pg_admin: Option<String>,
     dir: tempfile::TempDir,
@@ -142,7 +145,7 @@ impl Bench {
 /// Publishes `n` events with `concurrency` requests in flight; returns (start µs, end µs).
 async fn publish_burst(
     http: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     key: &str,
     n: usize,
     concurrency: usize,
@@ -151,7 +154,8 @@ async fn publish_burst(
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = now_us();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
+    for c in 0..concurrency {
+        let base = &bases[c % bases.len()];
         let (http, next, url, key, event) = (
             http.clone(),
             next.clone(),
@@ -272,6 +276,11 @@ async fn run() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(1.0),
+        instances: std::env::var("SKW_BENCH_INSTANCES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|n| *n >= 1)
+            .unwrap_or(1),
         pg_admin,
         dir: tempfile::tempdir().unwrap(),
         figures: serde_json::Map::new(),
@@ -299,6 +308,7 @@ async fn run() {
     b.figures.insert("cores".into(), json!(cores));
     b.figures.insert("database".into(), json!(database));
     b.figures.insert("scale".into(), json!(b.scale));
+    b.figures.insert("instances".into(), json!(b.instances));
 
     if want("a") {
         let rps = scenario_a(&b).await;
@@ -433,9 +443,9 @@ async fn scenario_b(b: &Bench) -> (f64, f64) {
     let db = b.database("b").await;
     let key = procs::account_and_key(&db);
     let rx = procs::receiver();
-    let server = procs::server(&db, "all", &[]);
+    let servers = procs::servers(&db, "all", b.instances);
     b.create_webhook(
-        &server,
+        &servers[0],
         &key,
         &format!("{}/hook", rx.base),
         &["booking.created"],
@@ -443,11 +453,12 @@ async fn scenario_b(b: &Bench) -> (f64, f64) {
     )
     .await;
     let n = b.n(50_000);
-    let (start, end) = publish_burst(&b.http, &server.base, &key, n, 64, "booking.created").await;
+    let (start, end) =
+        publish_burst(&b.http, &bases(&servers), &key, n, 64, "booking.created").await;
     let stats = b.wait_for(&rx, n as u64, Duration::from_secs(600)).await;
     let last = stats["last_us"].as_i64().unwrap();
     let got = stats["count"].as_u64().unwrap();
-    server.stop();
+    servers.into_iter().for_each(Proc::stop);
     rx.stop();
     (
         got as f64 / ((last - start) as f64 / 1e6),
@@ -455,14 +466,18 @@ async fn scenario_b(b: &Bench) -> (f64, f64) {
     )
 }
 
+fn bases(servers: &[Proc]) -> Vec<String> {
+    servers.iter().map(|s| s.base.clone()).collect()
+}
+
 async fn scenario_c(b: &Bench) -> f64 {
     let db = b.database("c").await;
     let key = procs::account_and_key(&db);
     let rx = procs::receiver();
-    let server = procs::server(&db, "all", &[]);
+    let servers = procs::servers(&db, "all", b.instances);
     for _ in 0..100 {
         b.create_webhook(
-            &server,
+            &servers[0],
             &key,
             &format!("{}/hook", rx.base),
             &["booking.created"],
@@ -471,13 +486,13 @@ async fn scenario_c(b: &Bench) -> f64 {
         .await;
     }
     let n = b.n(1_000);
-    let (start, _) = publish_burst(&b.http, &server.base, &key, n, 16, "booking.created").await;
+    let (start, _) = publish_burst(&b.http, &bases(&servers), &key, n, 16, "booking.created").await;
     let stats = b
         .wait_for(&rx, n as u64 * 100, Duration::from_secs(600))
         .await;
     let got = stats["count"].as_u64().unwrap();
     let last = stats["last_us"].as_i64().unwrap();
-    server.stop();
+    servers.into_iter().for_each(Proc::stop);
     rx.stop();
     got as f64 / ((last - start) as f64 / 1e6)
 }
@@ -535,16 +550,24 @@ async fn scenario_f(b: &Bench) -> (f64, f64, f64) {
     )
     .await;
     let n = b.n(200_000);
-    let (s, e) = publish_burst(&b.http, &web.base, &key, n, 64, "booking.created").await;
+    let (s, e) = publish_burst(
+        &b.http,
+        std::slice::from_ref(&web.base),
+        &key,
+        n,
+        64,
+        "booking.created",
+    )
+    .await;
     web.stop();
-    // Then a server with its dispatcher starts and drains it.
+    // Then servers with their dispatchers start and drain it.
     let start = now_us();
-    let server = procs::server(&db, "all", &[]);
+    let servers = procs::servers(&db, "all", b.instances);
     let stats = b.wait_for(&rx, n as u64, Duration::from_secs(1800)).await;
-    let rss = server.peak_rss_mb();
+    let rss = servers.iter().map(Proc::peak_rss_mb).fold(0.0, f64::max);
     let got = stats["count"].as_u64().unwrap();
     let last = stats["last_us"].as_i64().unwrap();
-    server.stop();
+    servers.into_iter().for_each(Proc::stop);
     rx.stop();
     (
         got as f64 / ((last - start) as f64 / 1e6),

@@ -103,6 +103,11 @@ pub fn server(db_url: &str, role: &str, extra_env: &[(&str, &str)]) -> Proc {
     Proc { child, base }
 }
 
+/// `n` servers on one database (several instances sharing the queue).
+pub fn servers(db_url: &str, role: &str, n: usize) -> Vec<Proc> {
+    (0..n).map(|_| server(db_url, role, &[])).collect()
+}
+
 pub fn cli(db_url: &str, args: &[&str], stdin: &str) -> String {
     let mut child = Command::new(SERVER_BIN)
         .args(args)

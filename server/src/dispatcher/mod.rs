@@ -22,7 +22,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 #[derive(Clone, Debug)]
 pub struct DispatcherConfig {
@@ -223,6 +223,7 @@ impl Dispatcher {
             self.gate.clone(),
             record_rx,
             self.cfg.auto_disable,
+            self.slot_freed.clone(),
         ));
         let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
         crate::metrics::metrics()
@@ -278,7 +279,10 @@ impl Dispatcher {
                 tasks.spawn(async move {
                     let outcome = this.attempt(&job).await;
                     crate::metrics::metrics().in_flight.dec();
-                    let _ = tx.send(outcome);
+                    // The slot stays taken until the outcome is written, so a process never
+                    // holds more unrecorded deliveries than it has workers (the most a crash
+                    // can make arrive twice).
+                    let _ = tx.send((outcome, permit));
                     this.held
                         .lock()
                         .expect("held map poisoned")
@@ -292,8 +296,6 @@ impl Dispatcher {
                             }
                         }
                     }
-                    drop(permit);
-                    this.slot_freed.notify_one();
                 });
             }
         }
@@ -355,15 +357,21 @@ impl Dispatcher {
 async fn record_loop(
     db: DatabaseConnection,
     gate: WriteGate,
-    mut rx: mpsc::UnboundedReceiver<AttemptOutcome>,
+    mut rx: mpsc::UnboundedReceiver<(AttemptOutcome, OwnedSemaphorePermit)>,
     rule: AutoDisable,
+    slot_freed: Arc<Notify>,
 ) {
     let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
+    let mut slots = Vec::new();
+    while let Some((first, slot)) = rx.recv().await {
         batch.push(first);
+        slots.push(slot);
         while batch.len() < 512 {
             match rx.try_recv() {
-                Ok(o) => batch.push(o),
+                Ok((o, slot)) => {
+                    batch.push(o);
+                    slots.push(slot);
+                }
                 Err(_) => break,
             }
         }
@@ -383,5 +391,7 @@ async fn record_loop(
             }
         }
         batch.clear();
+        slots.clear();
+        slot_freed.notify_one();
     }
 }

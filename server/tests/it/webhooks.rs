@@ -1,9 +1,7 @@
 //! The webhook settings over HTTP: CRUD through the server functions, validation, the pages,
 //! and tenant isolation.
 
-mod common;
-
-use common::{Client, TestApp};
+use crate::common::{Client, TestApp};
 use serde_json::Value;
 
 fn form(

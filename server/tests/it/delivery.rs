@@ -1,12 +1,10 @@
 //! Ingest, fan-out and the dispatcher against a real receiver on loopback. The dispatcher is
 //! driven step by step (`run_once`) rather than by sleeping.
 
-mod common;
-
+use crate::common::receiver::{Received, Receiver};
+use crate::common::TestApp;
 use app::queue;
 use base64::Engine;
-use common::receiver::{Received, Receiver};
-use common::TestApp;
 use hmac::{Hmac, Mac};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
@@ -518,11 +516,11 @@ async fn an_expired_lease_is_taken_over(app: TestApp) {
 
 async fn send_test_event_goes_through_the_pipeline(app: TestApp) {
     // This one needs the dispatcher running in the background, as in production.
-    let mut args = common::test_args();
+    let mut args = crate::common::test_args();
     args.role = server::config::Role::All;
     let backend = app.backend;
     app.stop().await;
-    let Some(app) = common::spawn_app_with(backend, args).await else {
+    let Some(app) = crate::common::spawn_app_with(backend, args).await else {
         return;
     };
     let rx = Receiver::start().await;
@@ -652,12 +650,12 @@ async fn deleting_a_webhook_removes_its_pending_deliveries(app: TestApp) {
 async fn a_hanging_endpoint_does_not_hold_up_the_others(app: TestApp) {
     let backend = app.backend;
     app.stop().await;
-    let mut args = common::test_args();
+    let mut args = crate::common::test_args();
     args.role = server::config::Role::All;
     args.per_webhook_concurrency = 2;
     args.workers = 8;
     args.shutdown_grace_ms = 0;
-    let Some(app) = common::spawn_app_with(backend, args).await else {
+    let Some(app) = crate::common::spawn_app_with(backend, args).await else {
         return;
     };
     let rx = Receiver::start().await;

@@ -1,10 +1,8 @@
 //! The JSON management API: webhooks, the delivery log, redelivery, errors, tenant isolation,
 //! and the OpenAPI document.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::TestApp;
+use crate::common::receiver::Receiver;
+use crate::common::TestApp;
 use serde_json::{json, Value};
 
 struct Api {

@@ -1,10 +1,8 @@
 //! No secret ever reaches a log line: a whole scenario runs against the real binary at debug
 //! level, and its logs are searched for every secret it handled.
 
-mod common;
-
-use common::process::{cli_logging, serve_with, KEY};
-use common::receiver::Receiver;
+use crate::common::process::{cli_logging, serve_with, KEY};
+use crate::common::receiver::Receiver;
 use serde_json::{json, Value};
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -1,18 +1,16 @@
 //! Process-level durability: events answered 202 are delivered even when the server is killed
 //! with SIGKILL before sending them, once it is started again.
 
-mod common;
-
-use common::process::{cli, serve};
-use common::receiver::Receiver;
-use common::Backend;
+use crate::common::process::{cli, serve};
+use crate::common::receiver::Receiver;
+use crate::common::Backend;
 use std::time::{Duration, Instant};
 
 async fn killed_with_pending_deliveries_then_restarted(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db_url = match backend {
         Backend::Sqlite => format!("sqlite://{}/crash.db", dir.path().display()),
-        Backend::Postgres => match common::fresh_postgres_database().await {
+        Backend::Postgres => match crate::common::fresh_postgres_database().await {
             Some(url) => url,
             None => return,
         },

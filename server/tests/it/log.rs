@@ -1,10 +1,8 @@
 //! The delivery log in the browser's terms (pages and server functions), the health figures
 //! on the list, and auto-disable.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::TestApp;
+use crate::common::receiver::Receiver;
+use crate::common::TestApp;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
@@ -184,10 +182,10 @@ async fn the_list_shows_the_last_delivery_and_the_day(app: TestApp) {
 async fn a_webhook_that_keeps_failing_is_disabled(app: TestApp) {
     let backend = app.backend;
     app.stop().await;
-    let mut args = common::test_args();
+    let mut args = crate::common::test_args();
     args.auto_disable_after = std::time::Duration::from_secs(3600);
     args.auto_disable_min_failures = 3;
-    let Some(app) = common::spawn_app_with(backend, args).await else {
+    let Some(app) = crate::common::spawn_app_with(backend, args).await else {
         return;
     };
     let rx = Receiver::start().await;

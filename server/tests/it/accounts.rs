@@ -1,8 +1,6 @@
 //! Sign-up, log-in, log-out, sessions, the page guard, and the account CLI.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use sea_orm::EntityTrait;
 
 async fn sign_up_logs_in_and_hashes_with_argon2id(app: TestApp) {
@@ -198,7 +196,7 @@ async fn sessions_survive_a_restart(app: TestApp) {
     let backend = app.backend;
     let dir_db = db.clone();
     // A second server on the same database recognises the cookie.
-    let args = common::test_args();
+    let args = crate::common::test_args();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let second = server::start(dir_db, &args, listener).await.unwrap();
     app.stop().await;

@@ -1,9 +1,7 @@
 //! Hardening: security headers, same-origin checks, log-in limits, and the SSRF guard refusing
 //! before any connection.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
@@ -134,9 +132,9 @@ async fn failed_log_ins_are_limited(app: TestApp) {
 async fn private_targets_are_refused_before_any_connection(app: TestApp) {
     let backend = app.backend;
     app.stop().await;
-    let mut args = common::test_args();
+    let mut args = crate::common::test_args();
     args.allow_insecure_targets = false;
-    let Some(app) = common::spawn_app_with(backend, args).await else {
+    let Some(app) = crate::common::spawn_app_with(backend, args).await else {
         return;
     };
     let user = app.user("ssrf@example.com").await;

@@ -1,10 +1,8 @@
 //! Operations: readiness, Prometheus metrics, the configuration file, retention.
 
-mod common;
-
-use common::process::BIN;
-use common::receiver::Receiver;
-use common::TestApp;
+use crate::common::process::BIN;
+use crate::common::receiver::Receiver;
+use crate::common::TestApp;
 use serde_json::json;
 
 async fn health_readiness_and_metrics(app: TestApp) {

@@ -2,10 +2,8 @@
 //! another account's id with 404, and changes nothing. The lists are checked against the
 //! registered server functions and the OpenAPI document, so a new route must be added here.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::TestApp;
+use crate::common::receiver::Receiver;
+use crate::common::TestApp;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 

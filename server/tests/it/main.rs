@@ -1,0 +1,17 @@
+//! The integration tests, in one binary (one link instead of one per file): the whole app on
+//! port 0 with a fresh database, real receivers on loopback, and the real binary as a process.
+
+#[macro_use]
+mod common;
+
+mod accounts;
+mod api;
+mod authorization;
+mod cluster;
+mod crash;
+mod delivery;
+mod hardening;
+mod log;
+mod logs;
+mod ops;
+mod webhooks;
