@@ -296,6 +296,8 @@ impl Dispatcher {
                             }
                         }
                     }
+                    // Its webhook has room again (the slot itself frees once recorded).
+                    this.slot_freed.notify_one();
                 });
             }
         }

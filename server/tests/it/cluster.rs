@@ -47,6 +47,30 @@ async fn receive(
     StatusCode::OK
 }
 
+/// A receiver on loopback counting what arrives, and a migrated database with an account and
+/// its API key: (what arrived, the receiver's URL, the key).
+async fn receiver_and_key(db: &str) -> (Arc<Mutex<Seen>>, String, String) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(seen.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    cli(db, &["migrate"], "");
+    let email = "cluster@example.com";
+    cli(
+        db,
+        &["account", "create", "--email", email],
+        "a long password\n",
+    );
+    let key = cli(db, &["api-key", "create", "--account", email], "")
+        .trim()
+        .to_string();
+    (seen, hook_url, key)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_the_queue_and_survive_a_kill() {
     let Some(db) = crate::common::fresh_postgres_database().await else {
@@ -59,27 +83,7 @@ async fn three_instances_share_the_queue_and_survive_a_kill() {
     const WEBHOOKS: usize = 20;
     const WORKERS: u64 = 64;
 
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(seen.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    cli(&db, &["migrate"], "");
-    cli(
-        &db,
-        &["account", "create", "--email", "cluster@example.com"],
-        "a long password\n",
-    );
-    let key = cli(
-        &db,
-        &["api-key", "create", "--account", "cluster@example.com"],
-        "",
-    )
-    .trim()
-    .to_string();
+    let (seen, hook_url, key) = receiver_and_key(&db).await;
     let env = [
         ("SKW_WORKERS", "64"),
         ("SKW_LEASE_GRACE_MS", "5000"),
@@ -177,27 +181,7 @@ async fn a_publish_on_one_instance_wakes_a_worker_on_another() {
     let Some(db) = crate::common::fresh_postgres_database().await else {
         return;
     };
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(seen.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    cli(&db, &["migrate"], "");
-    cli(
-        &db,
-        &["account", "create", "--email", "notify@example.com"],
-        "a long password\n",
-    );
-    let key = cli(
-        &db,
-        &["api-key", "create", "--account", "notify@example.com"],
-        "",
-    )
-    .trim()
-    .to_string();
+    let (seen, hook_url, key) = receiver_and_key(&db).await;
     let hour = [("SKW_POLL_INTERVAL_MS", "3600000")];
     let (web, web_base) = serve_with(&db, "web", &hour, Stdio::inherit());
     let _web = Instance(web);
