@@ -78,15 +78,16 @@ pub struct Dispatcher {
     slot_freed: Arc<Notify>,
 }
 
-/// The HTTP client all deliveries share: pooled keep-alive connections, no redirects, the
-/// guarded resolver, rustls.
-pub fn delivery_client(policy: TargetPolicy) -> reqwest::Client {
+/// The HTTP client all deliveries share: pooled keep-alive connections (as many kept per host
+/// as there are workers, so a busy receiver's connections are reused, not reopened), no
+/// redirects, the guarded resolver, rustls.
+pub fn delivery_client(policy: TargetPolicy, workers: usize) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver { policy }))
         .user_agent(USER_AGENT)
         .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(workers)
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10))
         .build()
@@ -103,7 +104,7 @@ impl Dispatcher {
         Dispatcher {
             db,
             gate,
-            client: delivery_client(cfg.policy),
+            client: delivery_client(cfg.policy, cfg.workers.max(1)),
             permits: Arc::new(Semaphore::new(cfg.workers.max(1))),
             cfg: Arc::new(cfg),
             wakeup,
