@@ -62,6 +62,7 @@ export default defineConfig({
       // Tests never query DNS: their traffic stays on this machine.
       SKW_RESOLVE_ON_SAVE: "false",
       SKW_LOG: "warn",
+      SKW_METRICS_ADDR: "127.0.0.1:0",
     },
   },
 });

@@ -25,6 +25,9 @@ pub enum AppError {
     RateLimited(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    /// Storage is failing (full disk, database unreachable); nothing was changed.
+    #[error("The service is briefly unavailable (storage). Nothing was changed; please try again in a few seconds.")]
+    Unavailable,
     /// The request could not reach the server or its answer could not be read.
     #[error("Could not reach the server: {0}")]
     Transport(String),
@@ -73,6 +76,9 @@ impl FromServerFnError for AppError {
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
         tracing::error!(error = %e, "database error");
+        if crate::storage::is_unavailable(&e) {
+            return AppError::Unavailable;
+        }
         AppError::Internal
     }
 }
@@ -106,6 +112,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -124,9 +131,16 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("text/html"))
         });
-        if !plain_form {
+        // Storage faults answer 503 + Retry-After to every caller, forms included.
+        if !plain_form || *e == AppError::Unavailable {
             if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
                 res.set_status(e.status());
+                if *e == AppError::Unavailable {
+                    res.insert_header(
+                        http::header::RETRY_AFTER,
+                        http::HeaderValue::from(crate::storage::RETRY_AFTER_SECS),
+                    );
+                }
             }
         }
     }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub api_keys: KeyCache,
     /// Seals and opens the webhooks' signing secrets.
     pub secrets: crate::secrets::SecretBox,
+    /// Whether storage is failing now (full disk, database unreachable).
+    pub storage: crate::storage::StorageHealth,
     /// Failed log-ins per account and per address.
     pub login_limiter: std::sync::Arc<crate::auth::limiter::LoginLimiter>,
 }

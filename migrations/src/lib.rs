@@ -9,6 +9,7 @@ mod m20261122_000001_accounts;
 mod m20261122_000002_webhooks;
 mod m20261122_000003_delivery_queue;
 mod m20261122_000004_delivery_log;
+mod m20261202_000005_storage_probe;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_webhooks::Migration),
             Box::new(m20261122_000003_delivery_queue::Migration),
             Box::new(m20261122_000004_delivery_log::Migration),
+            Box::new(m20261202_000005_storage_probe::Migration),
         ]
     }
 }

@@ -85,6 +85,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SKW_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// Where `/metrics` is served: its own listener, loopback by default, so that the figures
+    /// are not public on the main address. `off` switches it off; port 0 picks a free port.
+    #[arg(long, env = "SKW_METRICS_ADDR", default_value = "127.0.0.1:9464", value_parser = parse_optional_addr)]
+    pub metrics_addr: OptionalAddr,
+
     /// Where the built site (the `pkg/` bundle) is.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -155,6 +160,19 @@ pub struct ServeArgs {
     /// …and at least this many deliveries failed (0 turns auto-disable off).
     #[arg(long, env = "SKW_AUTO_DISABLE_MIN_FAILURES", default_value_t = 10)]
     pub auto_disable_min_failures: u32,
+}
+
+/// A listen address, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionalAddr(pub Option<SocketAddr>);
+
+fn parse_optional_addr(s: &str) -> Result<OptionalAddr, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(OptionalAddr(None));
+    }
+    s.parse()
+        .map(|a| OptionalAddr(Some(a)))
+        .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:9464 (or `off`)"))
 }
 
 impl Default for ServeArgs {

@@ -1,8 +1,50 @@
 //! Connecting to the database (SQLite or PostgreSQL, by URL) and migrating it.
+//!
+//! The pools are built here rather than by SeaORM so that a connection whose transaction
+//! state is unknown never goes back to the pool (see [`release_only_clean`]).
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::sqlx::{self, Connection};
+use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// How long a request may wait for a database connection, and (SQLite) for the write lock:
+/// past it the request fails with `storage_unavailable` instead of hanging.
+pub const STORAGE_WAIT: Duration = Duration::from_secs(5);
+
+/// Options of [`connect_with`].
+#[derive(Clone, Debug, Default)]
+pub struct DbOptions {
+    /// Connections in the pool (`None`: 4 for SQLite — writes are batched and there is one
+    /// writer at a time anyway, and more connections only contend in SQLite's sleeping busy
+    /// handler; 32 for PostgreSQL).
+    pub pool_size: Option<u32>,
+    /// SQLite only, for fault tests: the most pages the database file may have (`PRAGMA
+    /// max_page_count`, applied to every connection each time it is taken from the pool), so
+    /// a test can make the database "full" and give it room again without root or a tmpfs.
+    pub page_limit: Option<PageLimit>,
+}
+
+/// A shared, changeable `max_page_count` (0 = no limit).
+#[derive(Clone, Debug, Default)]
+pub struct PageLimit(Arc<AtomicU32>);
+
+impl PageLimit {
+    pub fn set(&self, pages: u32) {
+        self.0.store(pages, Ordering::SeqCst);
+    }
+    pub fn lift(&self) {
+        self.set(0);
+    }
+    fn pragma(&self) -> String {
+        match self.0.load(Ordering::SeqCst) {
+            0 => "PRAGMA max_page_count = 4294967294".to_string(),
+            n => format!("PRAGMA max_page_count = {n}"),
+        }
+    }
+}
 
 /// Connects and brings the schema up to date.
 ///
@@ -10,45 +52,94 @@ use std::time::Duration;
 /// returns, so it survives the process being killed (SIGKILL); only an operating-system crash
 /// or power loss can drop the last commits before a checkpoint. Foreign keys are enforced.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, None).await
+    connect_with(url, DbOptions::default()).await
 }
 
-/// As [`connect`], with the pool size chosen (`None`: 4 for SQLite — writes are batched and
-/// there is one writer at a time anyway, and more connections only contend in SQLite's
-/// sleeping busy handler; 32 for PostgreSQL).
-pub async fn connect_with(url: &str, pool_size: Option<u32>) -> Result<DatabaseConnection, DbErr> {
+/// As [`connect`], with the pool size chosen (see [`DbOptions`]).
+pub async fn connect_with(url: &str, options: DbOptions) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .connect_timeout(STORAGE_WAIT)
+        .acquire_timeout(STORAGE_WAIT);
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(url)?;
-        opts.max_connections(pool_size.unwrap_or(4).max(1))
-            .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
-                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
-    } else {
-        opts.max_connections(pool_size.unwrap_or(32).max(1))
-            .min_connections(2);
-    }
-    if url.starts_with("sqlite:") {
+        opts.max_connections(options.pool_size.unwrap_or(4).max(1))
+            .min_connections(1);
         // Schema changes go through one connection: a pooled SQLite connection that did not
         // make a change can still see the old schema when it prepares the next statement.
         let mut single = opts.clone();
         single.max_connections(1).min_connections(1);
-        let db = Database::connect(single).await?;
+        let db = sqlite_pool(url, single, None).await?;
         Migrator::up(&db, None).await?;
         db.close().await?;
-        return Database::connect(opts).await;
+        return sqlite_pool(url, opts, options.page_limit).await;
     }
-    let db = Database::connect(opts).await?;
+    opts.max_connections(options.pool_size.unwrap_or(32).max(1))
+        .min_connections(2);
+    let pg: sqlx::postgres::PgConnectOptions = url.parse().map_err(conn_err)?;
+    let pg = sqlx::ConnectOptions::disable_statement_logging(pg);
+    let pool = opts
+        .sqlx_pool_options::<sqlx::Postgres>()
+        .after_release(|conn, _| Box::pin(release_only_clean(conn)))
+        .connect_with(pg)
+        .await
+        .map_err(conn_err)?;
+    let db = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+async fn sqlite_pool(
+    url: &str,
+    opts: ConnectOptions,
+    page_limit: Option<PageLimit>,
+) -> Result<DatabaseConnection, DbErr> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    let sqlite: SqliteConnectOptions = url.parse().map_err(conn_err)?;
+    let sqlite = sqlx::ConnectOptions::disable_statement_logging(sqlite)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(STORAGE_WAIT)
+        .foreign_keys(true);
+    let mut pool = opts
+        .sqlx_pool_options::<sqlx::Sqlite>()
+        .after_release(|conn, _| Box::pin(release_only_clean(conn)));
+    if let Some(limit) = page_limit {
+        pool = pool.before_acquire(move |conn, _| {
+            let pragma = limit.pragma();
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *conn, pragma.as_str()).await?;
+                Ok(true)
+            })
+        });
+    }
+    let pool = pool.connect_with(sqlite).await.map_err(conn_err)?;
+    Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// Keeps a connection in the pool only when it is outside any transaction.
+///
+/// sqlx counts a connection's transaction depth itself. When SQLite rolls a transaction back
+/// on its own (it does on `SQLITE_FULL` and some I/O errors), the `ROLLBACK` sqlx then sends
+/// fails and its count stays at 1: the next `begin()` on that connection opens a SAVEPOINT
+/// instead of a transaction, whose rollback (`ROLLBACK TO`) leaves the write transaction open
+/// — and the connection, back in the pool, holds SQLite's write lock for good ("database is
+/// locked" for everybody else until a restart). A connection that is still counted as in a
+/// transaction once the pending rollback has run is closed instead (closing rolls back);
+/// the pool opens a fresh one.
+async fn release_only_clean<C: Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    // Runs after any rollback still queued on the connection.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a transaction");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn conn_err(e: sqlx::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
 }
 
 /// Creates the directory of a SQLite file URL (`sqlite://data/x.db` → `data/`).

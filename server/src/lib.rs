@@ -26,6 +26,10 @@ use dispatcher::{Dispatcher, DispatcherConfig};
 /// A started server: its address and handles to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served (`None`: switched off).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Whether storage is failing now; the dispatcher's last pass.
+    pub health: app::storage::StorageHealth,
     pub secrets: app::secrets::SecretBox,
     pub db: DatabaseConnection,
     pub wakeup: Wakeup,
@@ -80,6 +84,13 @@ pub fn dispatcher_config(args: &ServeArgs, secrets: app::secrets::SecretBox) -> 
     cfg
 }
 
+/// `/readyz` fails when the dispatcher has not completed a pass for this long: ten poll
+/// intervals, and at least 30 s (a pass takes one claim query; the loop makes one at least
+/// every poll interval, and at once when woken).
+pub fn claim_stale_after(args: &ServeArgs) -> Duration {
+    Duration::from_millis(args.poll_interval_ms.saturating_mul(10)).max(Duration::from_secs(30))
+}
+
 pub fn policy(args: &ServeArgs) -> TargetPolicy {
     TargetPolicy {
         allow_insecure: args.allow_insecure_targets,
@@ -105,7 +116,19 @@ pub async fn start(
     }
     let wakeup = Wakeup::default();
     let gate = app::queue::WriteGate::for_database(&db);
+    let health = app::storage::StorageHealth::default();
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let runs_dispatcher = args.role != Role::Web;
+    let readiness = http::Readiness {
+        db: db.clone(),
+        health: health.clone(),
+        claim_stale_after: runs_dispatcher.then(|| claim_stale_after(args)),
+        started_ms: app::entities::now_ms(),
+    };
+    let metrics_addr = match args.metrics_addr.0 {
+        Some(at) => Some(http::serve_metrics(at, readiness.clone(), shutdown_rx.clone()).await?),
+        None => None,
+    };
 
     let web = if args.role != Role::Worker {
         let leptos_options = LeptosOptions::builder()
@@ -119,13 +142,19 @@ pub async fn start(
             db: db.clone(),
             wakeup: wakeup.clone(),
             policy: policy(args),
-            publisher: app::queue::Publisher::start(db.clone(), gate.clone(), wakeup.clone()),
+            publisher: app::queue::Publisher::start(
+                db.clone(),
+                gate.clone(),
+                wakeup.clone(),
+                health.clone(),
+            ),
+            storage: health.clone(),
             gate: gate.clone(),
             api_keys: Default::default(),
             login_limiter: Default::default(),
             secrets: secrets.clone(),
         };
-        let router = http::router(state, &args.public_url);
+        let router = http::router(state, &args.public_url, readiness);
         let mut rx = shutdown_rx.clone();
         Some(tokio::spawn(async move {
             let stop = async move {
@@ -156,6 +185,7 @@ pub async fn start(
             db.clone(),
             gate.clone(),
             wakeup.clone(),
+            health.clone(),
             dispatcher_config(args, secrets.clone()),
         );
         Some(tokio::spawn(d.run(
@@ -185,6 +215,23 @@ pub async fn start(
             }
         });
     }
+    // While storage is failing, a probe write every second finds out when it is back (so a
+    // process without traffic recovers too).
+    {
+        let (db, health) = (db.clone(), health.clone());
+        let mut rx = shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = rx.wait_for(|stop| *stop) => return,
+                }
+                if health.failing().is_some() {
+                    health.observe(&app::storage::probe(&db).await);
+                }
+            }
+        });
+    }
     // Expired login sessions are removed hourly.
     let store = app::session_store::DbSessionStore::new(db.clone());
     let mut rx = shutdown.subscribe();
@@ -202,6 +249,8 @@ pub async fn start(
 
     Ok(Running {
         addr,
+        metrics_addr,
+        health,
         secrets,
         db,
         wakeup,

@@ -21,7 +21,15 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     init_tracing();
 
-    let db = match server::db::connect_with(&cli.database_url, cli.db_pool_size).await {
+    let db = match server::db::connect_with(
+        &cli.database_url,
+        server::db::DbOptions {
+            pool_size: cli.db_pool_size,
+            ..Default::default()
+        },
+    )
+    .await
+    {
         Ok(db) => db,
         Err(e) => {
             eprintln!(
@@ -92,6 +100,9 @@ async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> ExitCode {
         "SchedulingKit webhooks listening on http://{}",
         running.addr
     );
+    if let Some(at) = running.metrics_addr {
+        tracing::info!("metrics at http://{at}/metrics");
+    }
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
         shutdown_signal().await;

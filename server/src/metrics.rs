@@ -20,6 +20,10 @@ pub struct Metrics {
     /// Requests in flight now, and the pool's size.
     pub in_flight: IntGauge,
     pub workers: IntGauge,
+    /// Unix seconds of the dispatcher's last completed claim pass.
+    pub last_claim_pass: IntGauge,
+    /// 1 while storage is failing (writes refused, database unreachable).
+    storage_unavailable: IntGauge,
     queue_depth: IntGauge,
     oldest_due_age: IntGauge,
 }
@@ -63,6 +67,16 @@ pub fn metrics() -> &'static Metrics {
             "Most delivery requests in flight at once (the pool)"
         )
         .expect("metric registers"),
+        last_claim_pass: register_int_gauge!(
+            "skw_dispatcher_last_claim_timestamp_seconds",
+            "When the dispatcher last completed a claim pass (Unix seconds)"
+        )
+        .expect("metric registers"),
+        storage_unavailable: register_int_gauge!(
+            "skw_storage_unavailable",
+            "1 while the database cannot be written or reached"
+        )
+        .expect("metric registers"),
         queue_depth: register_int_gauge!(
             "skw_queue_pending",
             "Pending deliveries (due or waiting for a retry)"
@@ -77,8 +91,10 @@ pub fn metrics() -> &'static Metrics {
 }
 
 /// The text exposition, after reading the queue's figures from the database.
-pub async fn render(db: &DatabaseConnection) -> String {
+pub async fn render(db: &DatabaseConnection, health: &app::storage::StorageHealth) -> String {
     let m = metrics();
+    m.storage_unavailable
+        .set(i64::from(health.failing().is_some()));
     let now = app::entities::now_ms();
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => "SELECT COUNT(*)::bigint AS n, MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'",

@@ -13,7 +13,7 @@ mod record;
 mod redeliver;
 pub mod retention;
 mod sample;
-mod sql;
+pub(crate) mod sql;
 mod status;
 mod wakeup;
 
@@ -22,7 +22,7 @@ pub use gate::WriteGate;
 pub use publish::{
     publish, publish_batch, PublishError, PublishRequest, Published, Publisher, Targets,
 };
-pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, HOUR_MS};
+pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, Recorded, HOUR_MS};
 pub use redeliver::{resend, Resend};
 pub use sample::sample_booking;
 pub use status::DeliveryStatus;

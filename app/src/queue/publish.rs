@@ -1,6 +1,6 @@
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, Set, SqlErr, TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +17,8 @@ use crate::entities::{delivery, event, now_ms, webhook};
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// The longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// The longest a publish waits for its answer before it is told that storage is unavailable.
+pub const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most events written by one transaction of the [`Publisher`].
 const MAX_BATCH: usize = 256;
 
@@ -58,6 +60,10 @@ pub enum PublishError {
     BadIdempotencyKey,
     #[error("webhook not found")]
     WebhookNotFound,
+    #[error("this Idempotency-Key was already used, within 24 hours, for a different event")]
+    IdempotencyKeyReused,
+    #[error("storage is unavailable; nothing was published")]
+    StorageUnavailable,
     #[error("the event could not be stored; nothing was published")]
     Unavailable,
     #[error(transparent)]
@@ -95,7 +101,21 @@ pub async fn publish_batch(
 ) -> Vec<Result<Published, PublishError>> {
     let mut answers: Vec<Option<Result<Published, PublishError>>> =
         (0..reqs.len()).map(|_| None).collect();
-    match write_batch(db, gate, &reqs, &mut answers).await {
+    let mut result = write_batch(db, gate, &reqs, &mut answers).await;
+    // A webhook deleted (or changed) by its owner while the batch was being written: the
+    // batch is written again with the targets as they are now, so that one account's delete
+    // never fails another account's events.
+    for _ in 0..3 {
+        match &result {
+            Err(e) if is_write_race(e) => {
+                tracing::debug!(error = %e, "publish raced a change of its targets; writing again");
+                answers.iter_mut().for_each(|a| *a = None);
+                result = write_batch(db, gate, &reqs, &mut answers).await;
+            }
+            _ => break,
+        }
+    }
+    match result {
         Ok(()) => {}
         // Another process won an idempotency race: redo one by one, each alone.
         Err(e) if reqs.len() > 1 && is_unique_violation(&e) => {
@@ -116,16 +136,21 @@ pub async fn publish_batch(
             answers[0] = Some(
                 match find_by_key(db, req.account_id, req.idempotency_key.as_deref().unwrap()).await
                 {
-                    Ok(Some(earlier)) => Ok(replay(&earlier)),
+                    Ok(Some(earlier)) => replay_of(&earlier, req),
                     Ok(None) => Err(e.into()),
                     Err(e) => Err(e.into()),
                 },
             );
         }
         Err(e) => {
-            tracing::error!(error = %e, n = reqs.len(), "publishing failed");
+            let storage = crate::storage::is_unavailable(&e);
+            tracing::error!(error = %e, n = reqs.len(), storage, "publishing failed");
             for a in answers.iter_mut().filter(|a| a.is_none()) {
-                *a = Some(Err(PublishError::Unavailable));
+                *a = Some(Err(if storage {
+                    PublishError::StorageUnavailable
+                } else {
+                    PublishError::Unavailable
+                }));
             }
         }
     }
@@ -143,6 +168,21 @@ pub async fn publish_batch(
 
 fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// A foreign key broken by a concurrent delete, or (SQLite) a write whose read snapshot went
+/// stale before it could take the write lock (`SQLITE_BUSY_SNAPSHOT`).
+fn is_write_race(e: &DbErr) -> bool {
+    if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) {
+        return true;
+    }
+    match e {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(d)))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(d))) => {
+            d.code().as_deref() == Some("517")
+        }
+        _ => false,
+    }
 }
 
 fn valid_key(key: &str) -> bool {
@@ -174,12 +214,16 @@ async fn write_batch(
                 continue;
             }
             if let Some(&first) = seen_keys.get(&(req.account_id, key)) {
-                repeats.push((i, first));
+                if reqs[first].event_type == req.event_type && reqs[first].data == req.data {
+                    repeats.push((i, first));
+                } else {
+                    answers[i] = Some(Err(PublishError::IdempotencyKeyReused));
+                }
                 continue;
             }
             if let Some(earlier) = find_by_key(db, req.account_id, key).await? {
                 if earlier.created_at > now - IDEMPOTENCY_WINDOW_MS {
-                    answers[i] = Some(Ok(replay(&earlier)));
+                    answers[i] = Some(replay_of(&earlier, req));
                     continue;
                 }
                 // Expired: the key is free again.
@@ -197,31 +241,16 @@ async fn write_batch(
         to_write.push(i);
     }
 
-    // The targets: one query for all the accounts that publish to their subscribers.
-    let accounts: Vec<i64> = {
-        let mut a: Vec<i64> = to_write
-            .iter()
-            .filter(|&&i| reqs[i].targets == Targets::Subscribed)
-            .map(|&i| reqs[i].account_id)
-            .collect();
-        a.sort_unstable();
-        a.dedup();
-        a
-    };
-    let mut active: HashMap<i64, Vec<(i64, EventSet)>> = HashMap::new();
-    if !accounts.is_empty() {
-        for w in webhook::Entity::find()
-            .filter(webhook::Column::AccountId.is_in(accounts))
-            .filter(webhook::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
-            active
-                .entry(w.account_id)
-                .or_default()
-                .push((w.id, EventSet::from_stored(&w.events)));
-        }
+    if to_write.is_empty() {
+        fill_repeats(answers, &repeats);
+        return Ok(());
     }
+    // The targets are read inside the transaction that writes the deliveries (on PostgreSQL
+    // locked against deletes until it commits), so a webhook deleted meanwhile is either
+    // still there or not a target: it never breaks the batch's foreign keys.
+    let _turn = gate.enter().await;
+    let txn = db.begin().await?;
+    let targets = resolve_targets(&txn, reqs, &to_write).await?;
 
     let timestamp = chrono::DateTime::from_timestamp_millis(now)
         .unwrap_or_default()
@@ -229,32 +258,11 @@ async fn write_batch(
     let mut events = Vec::with_capacity(to_write.len());
     let mut deliveries = Vec::new();
     let mut written: Vec<(usize, Published)> = Vec::with_capacity(to_write.len());
-    for &i in &to_write {
+    for (&i, targets) in to_write.iter().zip(targets) {
         let req = &reqs[i];
-        let targets: Vec<i64> = match req.targets {
-            Targets::Subscribed => active
-                .get(&req.account_id)
-                .map(|hooks| {
-                    hooks
-                        .iter()
-                        .filter(|(_, set)| set.contains(req.event_type))
-                        .map(|(id, _)| *id)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Targets::Only(id) => {
-                let found = webhook::Entity::find_by_id(id)
-                    .filter(webhook::Column::AccountId.eq(req.account_id))
-                    .one(db)
-                    .await?;
-                match found {
-                    Some(w) => vec![w.id],
-                    None => {
-                        answers[i] = Some(Err(PublishError::WebhookNotFound));
-                        continue;
-                    }
-                }
-            }
+        let Some(targets) = targets else {
+            answers[i] = Some(Err(PublishError::WebhookNotFound));
+            continue;
         };
         let event_id = Uuid::now_v7();
         let body = serde_json::to_string(&Body {
@@ -306,8 +314,6 @@ async fn write_batch(
     }
 
     if !events.is_empty() {
-        let _turn = gate.enter().await;
-        let txn = db.begin().await?;
         // Bounded statements of a few shapes (SQLite takes at most 32 766 bound values, and
         // reuses a prepared statement only for the same text).
         for chunk in pow2_chunks(&events, 256) {
@@ -323,31 +329,123 @@ async fn write_batch(
         if !deliveries.is_empty() {
             super::notify::announce(&txn).await?;
         }
-        txn.commit().await?;
     }
+    txn.commit().await?;
     for (i, p) in written {
         answers[i] = Some(Ok(p));
     }
-    for (i, first) in repeats {
+    fill_repeats(answers, &repeats);
+    Ok(())
+}
+
+/// Answers the repeats of an idempotency key inside one batch with their first's answer.
+fn fill_repeats(
+    answers: &mut [Option<Result<Published, PublishError>>],
+    repeats: &[(usize, usize)],
+) {
+    for &(i, first) in repeats {
         answers[i] = Some(match &answers[first] {
             Some(Ok(p)) => Ok(Published {
                 delivery_ids: Vec::new(),
                 replayed: true,
                 ..p.clone()
             }),
+            Some(Err(PublishError::IdempotencyKeyReused)) => {
+                Err(PublishError::IdempotencyKeyReused)
+            }
             _ => Err(PublishError::Unavailable),
         });
     }
-    Ok(())
 }
 
-fn replay(earlier: &event::Model) -> Published {
-    Published {
+/// Per request to write (in `to_write`'s order): the webhooks it goes to, or `None` when it
+/// names one webhook that this account does not have. One query for every account that
+/// publishes to its subscribers.
+async fn resolve_targets(
+    txn: &DatabaseTransaction,
+    reqs: &[PublishRequest],
+    to_write: &[usize],
+) -> Result<Vec<Option<Vec<i64>>>, DbErr> {
+    use sea_orm::sea_query::LockType;
+    use sea_orm::QuerySelect;
+    let pg = txn.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let locked = |q: sea_orm::Select<webhook::Entity>| {
+        if pg {
+            q.lock(LockType::KeyShare)
+        } else {
+            q
+        }
+    };
+    let mut accounts: Vec<i64> = to_write
+        .iter()
+        .filter(|&&i| reqs[i].targets == Targets::Subscribed)
+        .map(|&i| reqs[i].account_id)
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let mut active: HashMap<i64, Vec<(i64, EventSet)>> = HashMap::new();
+    if !accounts.is_empty() {
+        for w in locked(
+            webhook::Entity::find()
+                .filter(webhook::Column::AccountId.is_in(accounts))
+                .filter(webhook::Column::Active.eq(true)),
+        )
+        .all(txn)
+        .await?
+        {
+            active
+                .entry(w.account_id)
+                .or_default()
+                .push((w.id, EventSet::from_stored(&w.events)));
+        }
+    }
+    let mut out = Vec::with_capacity(to_write.len());
+    for &i in to_write {
+        let req = &reqs[i];
+        out.push(match req.targets {
+            Targets::Subscribed => Some(
+                active
+                    .get(&req.account_id)
+                    .map(|hooks| {
+                        hooks
+                            .iter()
+                            .filter(|(_, set)| set.contains(req.event_type))
+                            .map(|(id, _)| *id)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            Targets::Only(id) => locked(
+                webhook::Entity::find_by_id(id)
+                    .filter(webhook::Column::AccountId.eq(req.account_id)),
+            )
+            .one(txn)
+            .await?
+            .map(|w| vec![w.id]),
+        });
+    }
+    Ok(out)
+}
+
+/// The answer to a repeat of an earlier event's idempotency key: the first answer when the
+/// request is the same (type and data), a refusal when the key is reused for another event.
+fn replay_of(earlier: &event::Model, req: &PublishRequest) -> Result<Published, PublishError> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        event: String,
+        data: Value,
+    }
+    let same = serde_json::from_str::<Stored>(&earlier.body)
+        .is_ok_and(|s| s.event == req.event_type.as_str() && s.data == req.data);
+    if !same {
+        return Err(PublishError::IdempotencyKeyReused);
+    }
+    Ok(Published {
         event_id: earlier.id,
         deliveries: earlier.delivery_count,
         delivery_ids: Vec::new(),
         replayed: true,
-    }
+    })
 }
 
 async fn find_by_key(
@@ -375,13 +473,24 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn start(db: DatabaseConnection, gate: WriteGate, wakeup: Wakeup) -> Publisher {
+    pub fn start(
+        db: DatabaseConnection,
+        gate: WriteGate,
+        wakeup: Wakeup,
+        health: crate::storage::StorageHealth,
+    ) -> Publisher {
         let (tx, mut rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (reqs, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
                 let answers = publish_batch(&db, &gate, &wakeup, reqs).await;
+                if answers
+                    .iter()
+                    .any(|a| matches!(a, Err(PublishError::StorageUnavailable)))
+                {
+                    health.failed(&DbErr::Custom("publishing: storage unavailable".into()));
+                }
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(answer);
                 }
@@ -390,12 +499,19 @@ impl Publisher {
         Publisher { tx }
     }
 
+    /// Publishes through the writer task; waits at most [`PUBLISH_WAIT`] for the answer (then
+    /// `StorageUnavailable`: the event may or may not have been stored — an `Idempotency-Key`
+    /// makes the retry safe).
     pub async fn publish(&self, req: PublishRequest) -> Result<Published, PublishError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((req, reply))
-            .await
-            .map_err(|_| PublishError::Unavailable)?;
-        answer.await.map_err(|_| PublishError::Unavailable)?
+        let waited = tokio::time::timeout(PUBLISH_WAIT, async {
+            self.tx
+                .send((req, reply))
+                .await
+                .map_err(|_| PublishError::Unavailable)?;
+            answer.await.map_err(|_| PublishError::Unavailable)?
+        })
+        .await;
+        waited.unwrap_or(Err(PublishError::StorageUnavailable))
     }
 }

@@ -6,7 +6,7 @@ use sea_orm::{
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
-use super::sql::pow2_chunks;
+use super::sql::{pow2_chunks, stmt};
 use super::{DeliveryStatus, WriteGate};
 use crate::entities::{attempt, delivery_stat, webhook};
 
@@ -63,38 +63,68 @@ impl Default for AutoDisable {
 
 pub const HOUR_MS: i64 = 3_600_000;
 
+/// What recording an attempt did to its delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// This worker still held the delivery: the attempt is recorded and the delivery moved on.
+    Held,
+    /// Its lease ran out and another worker took the delivery over: the attempt is recorded
+    /// (it happened), the delivery's state is left to the new holder.
+    TakenOver,
+    /// The delivery no longer exists (its webhook or event was deleted meanwhile): nothing is
+    /// recorded.
+    Gone,
+}
+
 /// Records a batch of attempts and moves their deliveries on, in one transaction; counts the
 /// finished ones per webhook and hour, and applies the auto-disable rule.
 ///
-/// Returns, per outcome, whether this worker still held the delivery; when it did not (its lease
-/// ran out and another worker took it over), the attempt is still recorded — it happened — but
-/// the delivery's state is left to the new holder.
+/// Returns what became of each outcome, in order. An outcome whose delivery was deleted while
+/// it was in flight is dropped ([`Recorded::Gone`]) rather than failing the batch: the rows it
+/// would reference are gone, and one account's delete must not hold up everyone's records.
 pub async fn record_attempts(
     db: &DatabaseConnection,
     gate: &WriteGate,
     outcomes: &[AttemptOutcome],
     rule: AutoDisable,
-) -> Result<Vec<bool>, DbErr> {
+) -> Result<Vec<Recorded>, DbErr> {
     if outcomes.is_empty() {
         return Ok(Vec::new());
     }
     let now = crate::entities::now_ms();
     let _turn = gate.enter().await;
     let txn = db.begin().await?;
+    lock_webhooks(&txn, outcomes).await?;
     let held_ids = advance(&txn, outcomes, now).await?;
-    let mut held = Vec::with_capacity(outcomes.len());
+    let others: Vec<Uuid> = outcomes
+        .iter()
+        .map(|o| o.delivery_id)
+        .filter(|id| !held_ids.contains(id))
+        .collect();
+    let still_there = existing(&txn, &others).await?;
+    let mut recorded = Vec::with_capacity(outcomes.len());
     // (webhook, hour) -> (succeeded, failed); webhook -> final outcomes in this batch, in order.
     let mut counts: BTreeMap<(i64, i64), (i32, i32)> = BTreeMap::new();
     let mut finals: BTreeMap<i64, Vec<bool>> = BTreeMap::new();
+    let mut to_insert = Vec::with_capacity(outcomes.len());
     for o in outcomes {
-        let ours = held_ids.contains(&o.delivery_id);
-        held.push(ours);
+        let r = if held_ids.contains(&o.delivery_id) {
+            Recorded::Held
+        } else if still_there.contains(&o.delivery_id) {
+            Recorded::TakenOver
+        } else {
+            Recorded::Gone
+        };
+        recorded.push(r);
+        if r != Recorded::Gone {
+            to_insert.push(o);
+        }
         let ok = match o.next {
             Next::Succeeded => true,
             Next::Failed => false,
             Next::RetryAt(_) => continue,
         };
-        if ours {
+        if r == Recorded::Held {
             let c = counts
                 .entry((o.webhook_id, now - now % HOUR_MS))
                 .or_default();
@@ -106,7 +136,7 @@ pub async fn record_attempts(
             finals.entry(o.webhook_id).or_default().push(ok);
         }
     }
-    for chunk in pow2_chunks(outcomes, 128) {
+    for chunk in pow2_chunks(&to_insert, 128) {
         attempt::Entity::insert_many(chunk.iter().map(|o| attempt::ActiveModel {
             id: Default::default(),
             delivery_id: Set(o.delivery_id),
@@ -128,7 +158,64 @@ pub async fn record_attempts(
     count_finished(&txn, &counts).await?;
     update_health(&txn, &finals, now, rule).await?;
     txn.commit().await?;
-    Ok(held)
+    Ok(recorded)
+}
+
+/// PostgreSQL: takes the batch's webhooks `FOR KEY SHARE` before anything else, in id order.
+/// A webhook's delete locks the webhook and then its deliveries; taking the webhook first here
+/// too (the same order) means the two wait for each other instead of deadlocking (the
+/// recorder otherwise held the deliveries and then waited for the webhook to count and judge
+/// its health).
+async fn lock_webhooks(
+    txn: &DatabaseTransaction,
+    outcomes: &[AttemptOutcome],
+) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = outcomes.iter().map(|o| o.webhook_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    // Integers only: safe to inline.
+    txn.execute(stmt(
+        DbBackend::Postgres,
+        &format!(
+            "SELECT id FROM webhooks WHERE id IN ({}) ORDER BY id FOR KEY SHARE",
+            list.join(",")
+        ),
+        vec![],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Which of `ids` still exist; on PostgreSQL they are locked (`FOR KEY SHARE`) until the
+/// transaction ends, so a concurrent delete waits instead of breaking the attempts' foreign
+/// key. (SQLite: this transaction already holds the write lock.)
+async fn existing(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashSet<Uuid>, DbErr> {
+    let mut found = HashSet::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let backend = txn.get_database_backend();
+    for chunk in pow2_chunks(ids, 256) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let lock = if backend == DbBackend::Postgres {
+            " FOR KEY SHARE"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT id FROM deliveries WHERE id IN ({}){lock}",
+            placeholders.join(",")
+        );
+        let values: Vec<Value> = chunk.iter().map(|id| (*id).into()).collect();
+        for row in txn.query_all(stmt(backend, &sql, values)).await? {
+            found.insert(row.try_get::<Uuid>("", "id")?);
+        }
+    }
+    Ok(found)
 }
 
 /// Moves every delivery of the batch on with one statement (`UPDATE … FROM (VALUES …)`), but

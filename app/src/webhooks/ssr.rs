@@ -281,6 +281,7 @@ pub async fn send_test(
         .await
         .map_err(|e| match e {
             PublishError::WebhookNotFound => AppError::NotFound,
+            PublishError::StorageUnavailable => AppError::Unavailable,
             PublishError::Db(db) => db.into(),
             other => {
                 tracing::error!(error = %other, "test event refused");

@@ -85,6 +85,7 @@ pub fn server(db_url: &str, role: &str, extra_env: &[(&str, &str)]) -> Proc {
             "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMzI=",
         )
         .env("SKW_LOG", "error")
+        .env("SKW_METRICS_ADDR", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in extra_env {

@@ -102,6 +102,25 @@ pub enum CallResult {
     },
 }
 
+/// The response headers stored with an attempt: in order, as long as names and values add up
+/// to at most `max_bytes` (the body's cap; receivers can send far more — 90 headers of 4 KB);
+/// the first one that does not fit and all after it are left out.
+fn kept_headers(headers: &reqwest::header::HeaderMap, max_bytes: usize) -> Vec<(String, String)> {
+    let mut used = 0;
+    let mut kept = Vec::new();
+    for (k, v) in headers {
+        used += k.as_str().len() + v.len();
+        if used > max_bytes {
+            break;
+        }
+        kept.push((
+            k.as_str().to_string(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        ));
+    }
+    kept
+}
+
 /// Sends the request. The webhook's timeout bounds everything (connecting, sending, reading);
 /// redirects are not followed; at most `max_bytes` of the answer are read.
 pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> CallResult {
@@ -120,16 +139,7 @@ pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> C
     let exchange = async {
         let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let headers: Vec<(String, String)> = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = kept_headers(resp.headers(), max_bytes);
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -17,7 +17,8 @@ pub use retry::{parse_duration, parse_retry_after, RetrySchedule};
 
 use app::domain::TargetPolicy;
 use app::entities::now_ms;
-use app::queue::{self, AttemptOutcome, AutoDisable, Job, Wakeup, WriteGate};
+use app::queue::{self, AttemptOutcome, AutoDisable, Job, Recorded, Wakeup, WriteGate};
+use app::storage::{is_unavailable, StorageHealth};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,8 @@ pub struct Dispatcher {
     cfg: Arc<DispatcherConfig>,
     client: reqwest::Client,
     wakeup: Wakeup,
+    /// Whether storage is failing; claims pause while it is.
+    health: StorageHealth,
     permits: Arc<Semaphore>,
     /// Requests in flight per webhook.
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
@@ -80,9 +83,12 @@ pub struct Dispatcher {
 
 /// The HTTP client all deliveries share: pooled keep-alive connections (as many kept per host
 /// as there are workers, so a busy receiver's connections are reused, not reopened), no
-/// redirects, the guarded resolver, rustls.
+/// redirects, the guarded resolver, rustls, and no proxy: `HTTPS_PROXY` and friends in the
+/// environment are ignored, since a proxy would get the unresolved host name and the guard
+/// would never see the address actually connected to.
 pub fn delivery_client(policy: TargetPolicy, workers: usize) -> reqwest::Client {
     reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver { policy }))
         .user_agent(USER_AGENT)
@@ -99,11 +105,13 @@ impl Dispatcher {
         db: DatabaseConnection,
         gate: WriteGate,
         wakeup: Wakeup,
+        health: StorageHealth,
         cfg: DispatcherConfig,
     ) -> Self {
         Dispatcher {
             db,
             gate,
+            health,
             client: delivery_client(cfg.policy, cfg.workers.max(1)),
             permits: Arc::new(Semaphore::new(cfg.workers.max(1))),
             cfg: Arc::new(cfg),
@@ -114,17 +122,15 @@ impl Dispatcher {
         }
     }
 
-    pub fn config(&self) -> &DispatcherConfig {
-        &self.cfg
-    }
-
     /// Claims one batch of due deliveries, makes one attempt of each, records the outcomes,
     /// and returns how many it handled. Tests drive the dispatcher with this, step by step.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let jobs = self.claim(self.cfg.batch_size).await?;
         let n = jobs.len();
         let outcomes = futures::future::join_all(jobs.iter().map(|job| self.attempt(job))).await;
-        queue::record_attempts(&self.db, &self.gate, &outcomes, self.cfg.auto_disable).await?;
+        Recording::new(&outcomes)
+            .run(&self.db, &self.gate, self.cfg.auto_disable, &self.health)
+            .await?;
         Ok(n)
     }
 
@@ -158,8 +164,11 @@ impl Dispatcher {
             self.cfg.lease_grace.as_millis() as i64,
             &room,
         )
-        .await?;
-        queue::load_jobs(&self.db, &claimed).await
+        .await
+        .inspect_err(|e| self.health.observe_err(e))?;
+        queue::load_jobs(&self.db, &claimed)
+            .await
+            .inspect_err(|e| self.health.observe_err(e))
     }
 
     /// One attempt, in its own tracing span, counted in the metrics.
@@ -219,12 +228,13 @@ impl Dispatcher {
     /// to the queue.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         let (record_tx, record_rx) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record_loop(
+        let mut recorder = tokio::spawn(record_loop(
             self.db.clone(),
             self.gate.clone(),
             record_rx,
             self.cfg.auto_disable,
             self.slot_freed.clone(),
+            self.health.clone(),
         ));
         let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
         crate::metrics::metrics()
@@ -234,6 +244,15 @@ impl Dispatcher {
             while tasks.try_join_next().is_some() {}
             if *shutdown.borrow() {
                 break;
+            }
+            // While storage is failing nothing is claimed: what would be sent could not be
+            // recorded. The storage probe (or the recorder) notices when it is back.
+            if self.health.failing().is_some() {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
             }
             let free = self
                 .permits
@@ -246,10 +265,18 @@ impl Dispatcher {
                     Ok(jobs) => jobs,
                     Err(e) => {
                         tracing::error!(error = %e, "claiming deliveries failed");
-                        Vec::new()
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                        continue;
                     }
                 }
             };
+            self.health.claim_pass();
+            crate::metrics::metrics()
+                .last_claim_pass
+                .set(now_ms() / 1000);
             if jobs.is_empty() {
                 let wait = self.idle_wait(free == 0).await;
                 tokio::select! {
@@ -303,8 +330,11 @@ impl Dispatcher {
             }
         }
         // Graceful stop: let the requests in flight finish, within `drain`…
-        let finished =
-            tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+        let deadline = tokio::time::Instant::now() + drain;
+        let finished = tokio::time::timeout_at(deadline, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
         if finished.is_err() {
             // …and give the rest back to the queue for another worker (or the next start).
             tasks.abort_all();
@@ -325,8 +355,20 @@ impl Dispatcher {
                 }
             }
         }
+        // …and let the recorder write what has finished, within what is left of `drain` (at
+        // least half a second). A write that cannot succeed (storage down) must not hold the
+        // stop: its deliveries are sent again when their leases end (at least once).
         drop(record_tx);
-        let _ = recorder.await;
+        let last_call = deadline.max(tokio::time::Instant::now() + Duration::from_millis(500));
+        if tokio::time::timeout_at(last_call, &mut recorder)
+            .await
+            .is_err()
+        {
+            recorder.abort();
+            tracing::error!(
+                "stopped before every finished attempt was recorded; those deliveries will be sent again"
+            );
+        }
     }
 
     /// How long to sleep when nothing was claimed.
@@ -355,14 +397,15 @@ impl Dispatcher {
 }
 
 /// Writes outcomes as they come, batching whatever has queued up meanwhile into one
-/// transaction. A failed write is retried; if the process dies first, the leases expire and
-/// the deliveries are tried again (at-least-once).
+/// transaction (see [`record_batch`]). If the process dies first, the leases expire and the
+/// deliveries are tried again (at least once).
 async fn record_loop(
     db: DatabaseConnection,
     gate: WriteGate,
     mut rx: mpsc::UnboundedReceiver<(AttemptOutcome, OwnedSemaphorePermit)>,
     rule: AutoDisable,
     slot_freed: Arc<Notify>,
+    health: StorageHealth,
 ) {
     let mut batch = Vec::new();
     let mut slots = Vec::new();
@@ -378,23 +421,90 @@ async fn record_loop(
                 Err(_) => break,
             }
         }
-        loop {
-            match queue::record_attempts(&db, &gate, &batch, rule).await {
-                Ok(held) => {
-                    let lost = held.iter().filter(|h| !**h).count();
-                    if lost > 0 {
-                        tracing::warn!(lost, "attempts finished after their lease was taken over");
-                    }
-                    break;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
+        // Storage faults are waited out, with growing pauses; the slots stay taken meanwhile,
+        // so the dispatcher sends no more than it can record.
+        let mut pause = Duration::from_millis(100);
+        let mut recording = Recording::new(&batch);
+        while let Err(e) = recording.run(&db, &gate, rule, &health).await {
+            tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
         }
         batch.clear();
         slots.clear();
         slot_freed.notify_one();
+    }
+}
+
+/// Records a batch of outcomes: fails only on a storage fault, and then keeps what is still
+/// to be written, so that calling [`Recording::run`] again writes each outcome once.
+///
+/// Any other error (a constraint, a value the database refuses) splits the failing part in
+/// halves that are recorded separately, so one bad outcome cannot hold up the others; an
+/// outcome that fails alone is dropped with an error line (its delivery is sent again when its
+/// lease ends).
+pub struct Recording<'a> {
+    parts: Vec<&'a [AttemptOutcome]>,
+}
+
+impl<'a> Recording<'a> {
+    pub fn new(outcomes: &'a [AttemptOutcome]) -> Self {
+        Recording {
+            parts: vec![outcomes],
+        }
+    }
+
+    pub async fn run(
+        &mut self,
+        db: &DatabaseConnection,
+        gate: &WriteGate,
+        rule: AutoDisable,
+        health: &StorageHealth,
+    ) -> Result<(), DbErr> {
+        while let Some(part) = self.parts.pop() {
+            if part.is_empty() {
+                continue;
+            }
+            match queue::record_attempts(db, gate, part, rule).await {
+                Ok(recorded) => {
+                    let taken = recorded
+                        .iter()
+                        .filter(|r| **r == Recorded::TakenOver)
+                        .count();
+                    if taken > 0 {
+                        tracing::warn!(
+                            n = taken,
+                            "attempts finished after their lease was taken over"
+                        );
+                    }
+                    let gone = recorded.iter().filter(|r| **r == Recorded::Gone).count();
+                    if gone > 0 {
+                        tracing::info!(
+                            n = gone,
+                            "attempts finished after their delivery was deleted; not recorded"
+                        );
+                    }
+                }
+                Err(e) if is_unavailable(&e) => {
+                    health.failed(&e);
+                    self.parts.push(part);
+                    return Err(e);
+                }
+                Err(e) if part.len() > 1 => {
+                    tracing::warn!(error = %e, n = part.len(), "recording a batch failed; splitting it");
+                    let (a, b) = part.split_at(part.len() / 2);
+                    self.parts.push(b);
+                    self.parts.push(a);
+                }
+                Err(e) => {
+                    tracing::error!(
+                        error = %e,
+                        delivery = %part[0].delivery_id,
+                        "could not record an attempt; dropped (the delivery is sent again when its lease ends)"
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -23,6 +23,12 @@ impl RetrySchedule {
         if delays.is_empty() {
             return Err("the retry schedule needs at least one delay".into());
         }
+        if let Some(long) = delays.iter().find(|d| **d > MAX_RETRY_DELAY) {
+            return Err(format!(
+                "a retry delay of {} s is longer than the longest allowed, 30 days",
+                long.as_secs()
+            ));
+        }
         Ok(RetrySchedule {
             delays,
             jitter: 0.2,
@@ -44,7 +50,11 @@ impl RetrySchedule {
     }
 }
 
-/// Parses `500ms`, `30s`, `5m`, `2h` or `3d`.
+/// The longest delay a retry schedule may have (a due time must stay far from overflow).
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30 * 86400);
+
+/// Parses `500ms`, `30s`, `5m`, `2h` or `3d` (at most about 290 million years, so that it
+/// always fits in milliseconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s
         .find(|c: char| !c.is_ascii_digit())
@@ -53,14 +63,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{s}` is not a duration like 30s or 5m"))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86400),
+    let ms_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(format!("`{s}`: the unit must be ms, s, m, h or d")),
-    })
+    };
+    n.checked_mul(ms_per_unit)
+        .filter(|ms| *ms <= i64::MAX as u64)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{s}` is too long a duration"))
 }
 
 /// Reads `Retry-After`: delay-seconds or an HTTP date.
@@ -98,6 +112,15 @@ mod tests {
         assert!(RetrySchedule::parse("").is_err());
         assert!(RetrySchedule::parse("5").is_err());
         assert!(RetrySchedule::parse("5y").is_err());
+    }
+
+    #[test]
+    fn huge_delays_are_refused_not_wrapped() {
+        assert!(parse_duration("18446744073709551615d").is_err());
+        assert!(parse_duration("999999999999999999s").is_err());
+        let err = RetrySchedule::parse("5s,31d").unwrap_err();
+        assert!(err.contains("30 days"), "{err}");
+        assert!(RetrySchedule::parse("5s,30d").is_ok());
     }
 
     #[test]

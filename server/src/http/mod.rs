@@ -4,6 +4,7 @@
 pub mod api;
 mod guard;
 pub mod security;
+mod unavailable;
 
 pub use api::{ApiError, MAX_EVENT_BYTES};
 
@@ -32,7 +33,57 @@ fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-pub fn router(state: AppState, public_url: &str) -> Router {
+/// What `/readyz` and `/metrics` read.
+#[derive(Clone)]
+pub struct Readiness {
+    pub db: DatabaseConnection,
+    pub health: app::storage::StorageHealth,
+    /// Not ready when the dispatcher's last pass is older than this (`None`: no dispatcher in
+    /// this process).
+    pub claim_stale_after: Option<std::time::Duration>,
+    /// When this process started (ms since the epoch): a dispatcher that never completed a
+    /// pass is stale once this is older than the threshold.
+    pub started_ms: i64,
+}
+
+/// Serves `/metrics` on its own listener (loopback by default); returns its address.
+pub async fn serve_metrics(
+    at: std::net::SocketAddr,
+    readiness: Readiness,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(at).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen for /metrics on {at}: {e}"))
+    })?;
+    let addr = listener.local_addr()?;
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(readiness);
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(addr)
+}
+
+async fn metrics(State(r): State<Readiness>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::metrics::render(&r.db, &r.health).await,
+    )
+}
+
+pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router {
     let secure_cookies = public_url.starts_with("https://");
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
@@ -51,6 +102,10 @@ pub fn router(state: AppState, public_url: &str) -> Router {
         .layer(axum::middleware::from_fn(guard::page_access))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
+            (state.storage.clone(), state.db.clone()),
+            unavailable::storage_page,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             security::Origins::from_public_url(public_url),
             security::same_origin,
         ))
@@ -61,19 +116,7 @@ pub fn router(state: AppState, public_url: &str) -> Router {
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            get(|State(db): State<DatabaseConnection>| async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
-                    )],
-                    crate::metrics::render(&db).await,
-                )
-            }),
-        )
-        .with_state(state.db.clone());
+        .with_state(readiness);
 
     Router::new()
         .merge(ops)
@@ -82,34 +125,46 @@ pub fn router(state: AppState, public_url: &str) -> Router {
         .layer(axum::middleware::from_fn(security::headers))
 }
 
-/// Ready when the database answers and its schema is current (no pending migration).
-async fn readyz(State(db): State<DatabaseConnection>) -> (StatusCode, Json<serde_json::Value>) {
+/// Ready when storage can be written, the database answers with a current schema (no
+/// pending migration), and — where this process dispatches — the dispatcher has completed a
+/// claim pass lately (see [`crate::claim_stale_after`]). Otherwise `503` with the reason.
+async fn readyz(State(r): State<Readiness>) -> (StatusCode, Json<serde_json::Value>) {
     use migrations::MigratorTrait;
-    if let Err(e) = db.ping().await {
-        tracing::warn!(error = %e, "not ready: database unreachable");
-        return (
+    let unavailable = |reason: String| {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable", "reason": "database unreachable"})),
-        );
+            Json(serde_json::json!({"status": "unavailable", "reason": reason})),
+        )
+    };
+    if let Some(outage) = r.health.failing() {
+        return unavailable(format!(
+            "storage cannot be written since {} ms ago",
+            app::entities::now_ms() - outage.since_ms
+        ));
     }
-    match migrations::Migrator::get_pending_migrations(&db).await {
+    if let Err(e) = r.db.ping().await {
+        tracing::warn!(error = %e, "not ready: database unreachable");
+        r.health.observe_err(&e);
+        return unavailable("database unreachable".into());
+    }
+    if let Some(stale) = r.claim_stale_after {
+        let last = r.health.last_claim_pass().unwrap_or(r.started_ms);
+        let age = app::entities::now_ms() - last;
+        if age > stale.as_millis() as i64 {
+            return unavailable(format!(
+                "the dispatcher has not completed a claim pass for {} s",
+                age / 1000
+            ));
+        }
+    }
+    match migrations::Migrator::get_pending_migrations(&r.db).await {
         Ok(pending) if pending.is_empty() => {
             (StatusCode::OK, Json(serde_json::json!({"status": "ready"})))
         }
-        Ok(pending) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                serde_json::json!({"status": "unavailable", "reason": format!("{} migrations pending", pending.len())}),
-            ),
-        ),
+        Ok(pending) => unavailable(format!("{} migrations pending", pending.len())),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: cannot read the migrations");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    serde_json::json!({"status": "unavailable", "reason": "cannot read the schema version"}),
-                ),
-            )
+            unavailable("cannot read the schema version".into())
         }
     }
 }

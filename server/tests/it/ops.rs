@@ -26,7 +26,16 @@ async fn health_readiness_and_metrics(app: TestApp) {
         .await;
     let key = app.api_key("ops@example.com").await;
     app.publish(&key, "booking.created", json!({})).await;
-    let before = reqwest::get(format!("{}/metrics", app.base))
+    // /metrics is not public on the main listener: it has one of its own (loopback).
+    assert_eq!(
+        reqwest::get(format!("{}/metrics", app.base))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let metrics_url = format!("http://{}/metrics", app.running.metrics_addr.unwrap());
+    let before = reqwest::get(&metrics_url)
         .await
         .unwrap()
         .text()
@@ -35,7 +44,7 @@ async fn health_readiness_and_metrics(app: TestApp) {
     assert!(before.contains("skw_queue_pending"), "{before}");
     assert!(value(&before, "skw_queue_pending") >= 1.0);
     app.dispatcher.run_until_idle().await.unwrap();
-    let after = reqwest::get(format!("{}/metrics", app.base))
+    let after = reqwest::get(&metrics_url)
         .await
         .unwrap()
         .text()

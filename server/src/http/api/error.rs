@@ -40,6 +40,18 @@ impl ApiError {
         )
     }
 
+    /// Storage is failing (full disk, database unreachable): retry after a few seconds.
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!(
+                "Storage is temporarily unavailable; nothing was changed. Retry in {} seconds.",
+                app::storage::RETRY_AFTER_SECS
+            ),
+        )
+    }
+
     /// Logged with its cause; the client learns only that it was our fault.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "API request failed");
@@ -76,6 +88,7 @@ impl From<app::error::AppError> for ApiError {
             AppError::RateLimited(m) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", m)
             }
+            AppError::Unavailable => ApiError::storage_unavailable(),
             other => ApiError::internal(other),
         }
     }
@@ -83,6 +96,10 @@ impl From<app::error::AppError> for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if app::storage::is_unavailable(&e) {
+            tracing::error!(error = %e, "API request failed: storage unavailable");
+            return ApiError::storage_unavailable();
+        }
         ApiError::internal(e)
     }
 }
@@ -97,6 +114,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(app::storage::RETRY_AFTER_SECS),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -26,7 +26,8 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
         (status = 400, description = "Malformed JSON", body = super::types::ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = super::types::ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = super::types::ErrorBody),
-        (status = 422, description = "Unknown event type, or `data` not an object", body = super::types::ErrorBody)))]
+        (status = 422, description = "Unknown event type, `data` not an object, or an Idempotency-Key reused for another event", body = super::types::ErrorBody),
+        (status = 503, description = "Storage unavailable (full disk, database unreachable); nothing was stored — retry after `Retry-After` seconds", body = super::types::ErrorBody)))]
 pub async fn publish_event(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -106,6 +107,13 @@ pub async fn publish_event(
                 e.to_string(),
             ),
             PublishError::DataNotObject => ApiError::unprocessable("invalid_data", e.to_string()),
+            PublishError::IdempotencyKeyReused => ApiError::unprocessable(
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used within 24 hours for a different event \
+                 (another type or other data); use a new key for a new event.",
+            ),
+            PublishError::StorageUnavailable => ApiError::storage_unavailable(),
+            PublishError::Db(db) => db.into(),
             other => ApiError::internal(other),
         })?;
 

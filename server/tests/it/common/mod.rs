@@ -26,6 +26,8 @@ pub struct TestApp {
     /// Driven by hand: tests call `run_once` instead of sleeping.
     pub dispatcher: Dispatcher,
     pub backend: Backend,
+    /// The database's URL (a fresh database per test).
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -61,6 +63,7 @@ pub fn test_args() -> ServeArgs {
             base64::engine::general_purpose::STANDARD.encode(app::secrets::SecretBox::random_key()),
         ),
         role: Role::Web,
+        metrics_addr: server::config::OptionalAddr(Some("127.0.0.1:0".parse().unwrap())),
         // Retries are due at once, so a test can drive them without waiting.
         retry_schedule: RetrySchedule::parse("0ms").unwrap(),
         ..ServeArgs::default()
@@ -72,6 +75,16 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_app_with(backend: Backend, args: ServeArgs) -> Option<TestApp> {
+    spawn_app_on(backend, args, server::db::DbOptions::default()).await
+}
+
+/// As [`spawn_app_with`], with the database connected with these options (a page limit for
+/// the storage-fault tests).
+pub async fn spawn_app_on(
+    backend: Backend,
+    args: ServeArgs,
+    options: server::db::DbOptions,
+) -> Option<TestApp> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SKW_LOG")
@@ -84,7 +97,7 @@ pub async fn spawn_app_with(backend: Backend, args: ServeArgs) -> Option<TestApp
         Backend::Sqlite => format!("sqlite://{}/test.db", dir.path().display()),
         Backend::Postgres => fresh_postgres_database().await?,
     };
-    let db = server::db::connect(&url)
+    let db = server::db::connect_with(&url, options)
         .await
         .expect("database connects and migrates");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -93,6 +106,7 @@ pub async fn spawn_app_with(backend: Backend, args: ServeArgs) -> Option<TestApp
         db.clone(),
         running.gate.clone(),
         running.wakeup.clone(),
+        running.health.clone(),
         server::dispatcher_config(&args, running.secrets.clone()),
     );
     Some(TestApp {
@@ -101,6 +115,7 @@ pub async fn spawn_app_with(backend: Backend, args: ServeArgs) -> Option<TestApp
         running,
         dispatcher,
         backend,
+        url,
         _dir: dir,
     })
 }

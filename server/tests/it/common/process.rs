@@ -29,6 +29,7 @@ pub fn serve_with(
         .env("SKW_RETRY_SCHEDULE", "100ms")
         .env("SKW_POLL_INTERVAL_MS", "100")
         .env("SKW_LOG", "warn")
+        .env("SKW_METRICS_ADDR", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(stderr);
     for (k, v) in env {

@@ -52,7 +52,8 @@ impl Receiver {
 }
 
 /// Paths: `ok`, `status/{code}`, `fail/{n}` (500 n times, then 200), `slow/{ms}`, `redirect`,
-/// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer), `html` (a script tag).
+/// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer), `many-headers` (90
+/// headers of 4 KB), `html` (a script tag).
 async fn handle(
     State(r): State<Receiver>,
     Path(path): Path<String>,
@@ -99,6 +100,16 @@ async fn handle(
         )
             .into_response(),
         ["big"] => (StatusCode::OK, "x".repeat(100 * 1024)).into_response(),
+        ["many-headers"] => {
+            let mut res = (StatusCode::OK, "headers").into_response();
+            for i in 0..90 {
+                res.headers_mut().insert(
+                    axum::http::HeaderName::try_from(format!("x-filler-{i}")).unwrap(),
+                    axum::http::HeaderValue::try_from("h".repeat(4000)).unwrap(),
+                );
+            }
+            res
+        }
         ["html"] => (
             StatusCode::OK,
             [("content-type", "text/html")],

@@ -1,0 +1,318 @@
+//! Fault isolation between accounts: one account's ordinary actions (deleting a webhook with a
+//! delivery in flight, racing its deletes against publishes) never stop another account's
+//! deliveries or fail its publishes.
+
+use crate::common::receiver::Receiver;
+use crate::common::TestApp;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A JSON API client of one account.
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    async fn new(app: &TestApp, email: &str) -> Api {
+        app.user(email).await;
+        Api {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            key: app.api_key(email).await,
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn create_webhook(&self, url: &str) -> i64 {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/webhooks",
+                Some(
+                    json!({"name": "hook", "url": url, "events": ["booking.created"],
+                    "timeout_secs": 10, "retry_attempts": 0}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    async fn delete_webhook(&self, id: i64) {
+        let (status, body) = self
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/webhooks/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+
+    async fn publish(&self, data: Value) -> (u16, Value) {
+        self.send(
+            reqwest::Method::POST,
+            "/api/v1/events",
+            Some(json!({"event": "booking.created", "data": data})),
+        )
+        .await
+    }
+}
+
+/// The whole app with its dispatcher running (not driven by hand).
+async fn dispatching(app: TestApp, grace_ms: u64) -> Option<TestApp> {
+    let backend = app.backend;
+    app.stop().await;
+    let mut args = crate::common::test_args();
+    args.role = server::config::Role::All;
+    args.workers = 16;
+    args.poll_interval_ms = 50;
+    args.shutdown_grace_ms = grace_ms;
+    crate::common::spawn_app_with(backend, args).await
+}
+
+async fn succeeded_of(app: &TestApp, webhook_id: i64) -> usize {
+    use app::entities::delivery;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    delivery::Entity::find()
+        .filter(delivery::Column::WebhookId.eq(webhook_id))
+        .filter(delivery::Column::Status.eq("succeeded"))
+        .count(&app.db)
+        .await
+        .unwrap() as usize
+}
+
+async fn wait_for(what: &str, deadline: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let until = Instant::now() + deadline;
+    while !done().await {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The old recorder retried a batch holding an attempt of a deleted delivery forever (its
+/// foreign key failed): nothing was recorded again, for any account, and the stop hung.
+async fn a_delete_in_flight_does_not_halt_other_accounts(app: TestApp) {
+    let Some(app) = dispatching(app, 2_000).await else {
+        return;
+    };
+    let rx = Receiver::start().await;
+    let a = Api::new(&app, "a@example.com").await;
+    let b = Api::new(&app, "b@example.com").await;
+    let slow = a.create_webhook(&rx.url("slow/1500")).await;
+    let healthy = b.create_webhook(&rx.url("ok")).await;
+
+    assert_eq!(a.publish(json!({"n": "a"})).await.0, 202);
+    wait_for(
+        "A's request to be in flight",
+        Duration::from_secs(10),
+        async || rx.count("slow/1500") == 1,
+    )
+    .await;
+    a.delete_webhook(slow).await;
+    // A's attempt finishes after its delivery is gone; B's deliveries go on being recorded.
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    for i in 0..20 {
+        assert_eq!(b.publish(json!({"i": i})).await.0, 202);
+    }
+    wait_for(
+        "B's deliveries to be recorded",
+        Duration::from_secs(20),
+        async || succeeded_of(&app, healthy).await == 20,
+    )
+    .await;
+    assert_eq!(rx.count("ok"), 20);
+
+    let t = Instant::now();
+    app.running.stop(Duration::from_millis(2_000)).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the stop took {:?}",
+        t.elapsed()
+    );
+}
+
+/// The same, one step at a time: `run_once` records a batch in which one delivery was deleted
+/// while its request was in flight.
+async fn an_attempt_of_a_deleted_delivery_is_dropped(app: TestApp) {
+    let rx = Receiver::start().await;
+    let a = Api::new(&app, "a@example.com").await;
+    let b = Api::new(&app, "b@example.com").await;
+    let slow = a.create_webhook(&rx.url("slow/800")).await;
+    let healthy = b.create_webhook(&rx.url("ok")).await;
+    a.publish(json!({})).await;
+    b.publish(json!({})).await;
+    let dispatcher = app.dispatcher.clone();
+    let step = tokio::spawn(async move { dispatcher.run_once().await });
+    wait_for(
+        "A's request to be in flight",
+        Duration::from_secs(10),
+        async || rx.count("slow/800") == 1,
+    )
+    .await;
+    a.delete_webhook(slow).await;
+    assert_eq!(step.await.unwrap().expect("the batch is recorded"), 2);
+    assert_eq!(succeeded_of(&app, healthy).await, 1);
+    let attempts = app::entities::attempt::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "only B's attempt is recorded");
+    assert_eq!(attempts[0].webhook_id, healthy);
+    // And the dispatcher goes on.
+    b.publish(json!({})).await;
+    assert_eq!(app.dispatcher.run_until_idle().await.unwrap(), 1);
+    assert_eq!(succeeded_of(&app, healthy).await, 2);
+    app.stop().await;
+}
+
+use sea_orm::EntityTrait;
+
+/// Chaos: account A creates, deletes and re-creates webhooks, publishes to them and asks for
+/// redeliveries in a loop, while account B publishes a steady stream to a healthy receiver.
+/// B's publishes never answer 5xx, all of B's events arrive (none twice: nothing crashed), and
+/// the stop at the end is within the shutdown grace.
+async fn chaos_of_one_account_leaves_the_other_alone(app: TestApp) {
+    let Some(app) = dispatching(app, 2_000).await else {
+        return;
+    };
+    let rx = Receiver::start().await;
+    let a = Api::new(&app, "chaos-a@example.com").await;
+    let b = Api::new(&app, "chaos-b@example.com").await;
+    let healthy = b.create_webhook(&rx.url("ok")).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let a_rounds = Arc::new(AtomicUsize::new(0));
+
+    // A: create → publish (twice, concurrently with its own delete) → redeliver → delete.
+    let mut chaos = Vec::new();
+    for worker in 0..2 {
+        let (a, stop, rounds, url) = (
+            a.clone(),
+            stop.clone(),
+            a_rounds.clone(),
+            rx.url(&format!("slow/{}", 5 + worker * 20)),
+        );
+        chaos.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let id = a.create_webhook(&url).await;
+                let (p1, p2) = tokio::join!(a.publish(json!({"a": 1})), async {
+                    let (s, body) = a.publish(json!({"a": 2})).await;
+                    a.delete_webhook(id).await;
+                    (s, body)
+                });
+                assert!(p1.0 < 500 && p2.0 < 500, "A's publish: {p1:?} {p2:?}");
+                let (s, list) = a
+                    .send(
+                        reqwest::Method::GET,
+                        &format!("/api/v1/webhooks/{id}/deliveries"),
+                        None,
+                    )
+                    .await;
+                assert!(s == 200 || s == 404, "{s} {list}");
+                rounds.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // A also redelivers its live deliveries while they are being deleted.
+    {
+        let (a, stop) = (a.clone(), stop.clone());
+        chaos.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (_, hooks) = a.send(reqwest::Method::GET, "/api/v1/webhooks", None).await;
+                for h in hooks["data"].as_array().cloned().unwrap_or_default() {
+                    let id = h["id"].as_i64().unwrap();
+                    let (_, log) = a
+                        .send(
+                            reqwest::Method::GET,
+                            &format!("/api/v1/webhooks/{id}/deliveries"),
+                            None,
+                        )
+                        .await;
+                    for d in log["data"].as_array().cloned().unwrap_or_default() {
+                        let (s, body) = a
+                            .send(
+                                reqwest::Method::POST,
+                                &format!(
+                                    "/api/v1/deliveries/{}/redeliver",
+                                    d["id"].as_str().unwrap()
+                                ),
+                                None,
+                            )
+                            .await;
+                        assert!(s < 500, "redeliver: {s} {body}");
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+
+    // B: a steady stream, a few publishers at once so that batches mix both accounts.
+    let sent = 300;
+    let mut streams = Vec::new();
+    for lane in 0..3 {
+        let b = b.clone();
+        streams.push(tokio::spawn(async move {
+            let mut errors = Vec::new();
+            for i in 0..sent / 3 {
+                let (s, body) = b.publish(json!({"lane": lane, "i": i})).await;
+                if s != 202 {
+                    errors.push((s, body));
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = Vec::new();
+    for s in streams {
+        errors.extend(s.await.unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in chaos {
+        c.await.unwrap();
+    }
+    assert!(errors.is_empty(), "B's publishes failed: {errors:?}");
+    assert!(a_rounds.load(Ordering::Relaxed) > 0);
+    wait_for("B's deliveries", Duration::from_secs(30), async || {
+        succeeded_of(&app, healthy).await == sent
+    })
+    .await;
+    assert_eq!(rx.count("ok"), sent, "each of B's events arrives once");
+    let t = Instant::now();
+    app.running.stop(Duration::from_millis(2_000)).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the stop took {:?}",
+        t.elapsed()
+    );
+}
+
+backend_tests!(
+    a_delete_in_flight_does_not_halt_other_accounts,
+    an_attempt_of_a_deleted_delivery_is_dropped,
+    chaos_of_one_account_leaves_the_other_alone,
+);
