@@ -250,6 +250,7 @@ async fn write_batch(
     // still there or not a target: it never breaks the batch's foreign keys.
     let _turn = gate.enter().await;
     let txn = db.begin().await?;
+    super::sql::write_lock_first(&txn).await?;
     let targets = resolve_targets(&txn, reqs, &to_write).await?;
 
     let timestamp = chrono::DateTime::from_timestamp_millis(now)

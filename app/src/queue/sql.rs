@@ -1,7 +1,7 @@
 //! Raw SQL for the few statements SeaORM's builder cannot express (UPDATE … RETURNING with a
 //! locking subquery), written once with `$n` placeholders.
 
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 /// A statement for `backend`, from SQL written with PostgreSQL's `$n` placeholders (SQLite
 /// takes the same numbers as `?n`).
@@ -11,6 +11,19 @@ pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
         _ => sql.to_string(),
     };
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// SQLite: makes the open transaction a writer now (a write statement that changes nothing),
+/// before it reads. A deferred transaction that reads first and writes later cannot wait for
+/// the write lock — SQLite answers `SQLITE_BUSY` at once to avoid a deadlock — and its read
+/// snapshot may go stale meanwhile; as a writer from the start it waits its turn (busy
+/// timeout) and reads the latest data. A no-op on PostgreSQL.
+pub async fn write_lock_first(txn: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("DELETE FROM storage_probe WHERE id = -1")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Splits `items` into chunks whose lengths are powers of two (at most `max`), so that batch

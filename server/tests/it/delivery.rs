@@ -254,6 +254,41 @@ async fn responses_are_read_up_to_16_kib(app: TestApp) {
     app.stop().await;
 }
 
+/// Before, every response header was stored (90 × 4 KB per attempt); now they are capped like
+/// the body.
+async fn response_headers_are_capped_like_the_body(app: TestApp) {
+    let rx = Receiver::start().await;
+    let (key, _, _) = setup(&app, "headers@example.com", &rx, "many-headers", 0, 30).await;
+    app.publish(&key, "booking.created", json!({})).await;
+    app.dispatcher.run_once().await.unwrap();
+    let a = attempts(&app).await;
+    let stored: Value = serde_json::from_str(a[0].response_headers.as_ref().unwrap()).unwrap();
+    let kept: usize = stored
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| k.len() + v.as_str().unwrap_or("").len())
+                .sum()
+        })
+        .or_else(|| {
+            stored.as_array().map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|p| p[0].as_str().unwrap().len() + p[1].as_str().unwrap().len())
+                    .sum()
+            })
+        })
+        .unwrap();
+    assert!(kept <= 16 * 1024, "{kept} bytes of headers stored");
+    assert!(
+        kept > 8 * 1024,
+        "the headers that fit are kept ({kept} bytes)"
+    );
+    assert!(a[0].response_headers.as_ref().unwrap().len() < 20 * 1024);
+    assert_eq!(deliveries(&app).await[0].status, "succeeded");
+    app.stop().await;
+}
+
 async fn unreachable_endpoints_are_connect_errors(app: TestApp) {
     // A port nothing listens on (bound, then closed).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -314,6 +349,28 @@ async fn idempotency_keys_return_the_first_answer(app: TestApp) {
         2,
         "the repeat created nothing"
     );
+    // The same key for another event is refused (it used to replay the first silently).
+    let reused = reqwest::Client::new()
+        .post(format!("{}/api/v1/events", app.base))
+        .bearer_auth(&key)
+        .header("idempotency-key", "order-42")
+        .json(&json!({"event": "booking.created", "data": {"a": 2}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.status(), 422);
+    let body: Value = reused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "idempotency_key_reused", "{body}");
+    let other_type = reqwest::Client::new()
+        .post(format!("{}/api/v1/events", app.base))
+        .bearer_auth(&key)
+        .header("idempotency-key", "order-42")
+        .json(&json!({"event": "booking.cancelled", "data": {"a": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_type.status(), 422);
+    assert_eq!(deliveries(&app).await.len(), 2, "nothing was created");
     app.stop().await;
 }
 
@@ -701,6 +758,7 @@ backend_tests!(
     redirects_are_not_followed,
     retry_after_is_honoured,
     responses_are_read_up_to_16_kib,
+    response_headers_are_capped_like_the_body,
     unreachable_endpoints_are_connect_errors,
     idempotency_keys_return_the_first_answer,
     a_key_acts_for_its_own_account_only,

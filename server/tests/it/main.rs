@@ -10,6 +10,7 @@ mod authorization;
 mod cluster;
 mod crash;
 mod delivery;
+mod egress;
 mod hardening;
 mod isolation;
 mod log;
