@@ -48,6 +48,10 @@ pub struct Room {
 /// lasts the webhook's timeout plus `lease_grace_ms`; if the worker dies, the delivery is due
 /// again when the lease ends.
 ///
+/// "Now" is `now_ms` on SQLite (one host, this process's clock) and the database's clock on
+/// PostgreSQL (`now_ms` is not used there), so that a process whose clock runs ahead cannot
+/// take over leases still running.
+///
 /// Only a bounded prefix of the due queue (`4 × limit` rows) is looked at, so a claim costs the
 /// same however long the backlog is; webhooks at their cap are skipped inside the index.
 ///
@@ -94,14 +98,18 @@ pub async fn claim_due(
             room.per_webhook
         )
     };
-    let lock = if backend == DbBackend::Postgres {
-        " FOR UPDATE SKIP LOCKED"
+    let pg = backend == DbBackend::Postgres;
+    let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+    // Due times and leases follow the database's clock on PostgreSQL, where several processes
+    // (each with a clock of its own) share the queue; SQLite is one host: this process's clock.
+    let (now, grace, limit_p, scan_p) = if pg {
+        (super::clock::PG_NOW_MS, "$2", "$3", "$4")
     } else {
-        ""
+        ("$2", "$3", "$4", "$5")
     };
     let sql = format!(
         "UPDATE deliveries SET lease_token = $1, \
-           next_attempt_at = $2 + $3 + 1000 * COALESCE( \
+           next_attempt_at = {now} + {grace} + 1000 * COALESCE( \
              (SELECT w.timeout_secs FROM webhooks w WHERE w.id = deliveries.webhook_id), 300) \
          WHERE id IN ( \
            SELECT id FROM ( \
@@ -109,28 +117,25 @@ pub async fn claim_due(
                ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at) AS rn \
              FROM ( \
                SELECT id, webhook_id, next_attempt_at FROM deliveries \
-               WHERE status = 'pending' AND next_attempt_at <= $2{exclude_sql} \
-               ORDER BY next_attempt_at LIMIT $5{lock} \
+               WHERE status = 'pending' AND next_attempt_at <= {now}{exclude_sql} \
+               ORDER BY next_attempt_at LIMIT {scan_p}{lock} \
              ) candidates \
            ) ranked \
            WHERE rn <= {room_sql} \
-           ORDER BY next_attempt_at LIMIT $4) \
+           ORDER BY next_attempt_at LIMIT {limit_p}) \
          RETURNING id, webhook_id"
     );
+    let mut values: Vec<Value> = vec![token.into()];
+    if !pg {
+        values.push(now_ms.into());
+    }
+    values.extend([
+        lease_grace_ms.into(),
+        i64::from(limit).into(),
+        (i64::from(limit) * 4).into(),
+    ]);
     let _turn = gate.enter().await;
-    let rows = db
-        .query_all(stmt(
-            backend,
-            &sql,
-            vec![
-                token.into(),
-                now_ms.into(),
-                lease_grace_ms.into(),
-                i64::from(limit).into(),
-                (i64::from(limit) * 4).into(),
-            ],
-        ))
-        .await?;
+    let rows = db.query_all(stmt(backend, &sql, values)).await?;
     rows.into_iter()
         .map(|r| {
             Ok(Claimed {
@@ -203,7 +208,7 @@ pub async fn release(db: &DatabaseConnection, held: &[(Uuid, i64)]) -> Result<u6
     use crate::entities::delivery;
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let now = crate::entities::now_ms();
+    let now = super::clock::now(db).await?;
     let mut released = 0;
     for (id, token) in held {
         released += delivery::Entity::update_many()

@@ -6,6 +6,7 @@
 //! [`Wakeup`] only shortens the wait of an idle dispatcher.
 
 mod claim;
+pub mod clock;
 mod gate;
 pub mod notify;
 mod publish;

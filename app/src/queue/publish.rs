@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::sql::pow2_chunks;
 use super::{DeliveryStatus, Wakeup, WriteGate};
 use crate::domain::{EventSet, EventType};
-use crate::entities::{delivery, event, now_ms, webhook};
+use crate::entities::{delivery, event, webhook};
 
 /// A repeated `Idempotency-Key` within this window returns the first answer.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -198,7 +198,9 @@ async fn write_batch(
     reqs: &[PublishRequest],
     answers: &mut [Option<Result<Published, PublishError>>],
 ) -> Result<(), DbErr> {
-    let now = now_ms();
+    // The database's clock on PostgreSQL (the idempotency window and due times are compared
+    // across processes).
+    let now = super::clock::now(db).await?;
     // Requests to write, and repeats of an idempotency key inside this batch (index of the first).
     let mut to_write: Vec<usize> = Vec::with_capacity(reqs.len());
     let mut repeats: Vec<(usize, usize)> = Vec::new();

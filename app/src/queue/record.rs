@@ -237,6 +237,13 @@ async fn advance(
                 Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
                 Next::Failed => (DeliveryStatus::Failed, None, Some(now)),
             };
+            // PostgreSQL: times relative to this process's `now`, made absolute on the
+            // database's clock by the statement (several processes share the queue).
+            let (next_at, completed_at) = if pg {
+                (next_at.map(|t| t - now), completed_at.map(|t| t - now))
+            } else {
+                (next_at, completed_at)
+            };
             let b = r * 8;
             rows.push(if pg {
                 format!(
@@ -282,10 +289,15 @@ async fn advance(
                 ],
             )
         };
+        let clock = if pg {
+            format!(" + {}", super::clock::PG_NOW_MS)
+        } else {
+            String::new()
+        };
         let sql = format!(
             "UPDATE deliveries SET status = v.{status}, attempt_count = deliveries.attempt_count + 1, \
-               next_attempt_at = v.{next}, lease_token = NULL, last_status_code = v.{code}, \
-               last_error = v.{err}, last_duration_ms = v.{dur}, completed_at = v.{done}, manual = false \
+               next_attempt_at = v.{next}{clock}, lease_token = NULL, last_status_code = v.{code}, \
+               last_error = v.{err}, last_duration_ms = v.{dur}, completed_at = v.{done}{clock}, manual = false \
              FROM (VALUES {rows}) AS {alias} \
              WHERE deliveries.id = v.{id} AND deliveries.lease_token = v.{token} \
              RETURNING deliveries.id",

@@ -3,7 +3,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{DeliveryStatus, Wakeup};
-use crate::entities::{delivery, now_ms};
+use crate::entities::delivery;
 
 /// What a request to send a delivery again did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub async fn resend(
     else {
         return Ok(None);
     };
-    let now = now_ms();
+    let now = super::clock::now(db).await?;
     let outcome = if d.status == DeliveryStatus::Pending.as_str() {
         let moved = delivery::Entity::update_many()
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))

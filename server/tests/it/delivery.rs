@@ -524,6 +524,40 @@ async fn claims_respect_each_webhooks_room(app: TestApp) {
     app.stop().await;
 }
 
+/// Moves every due time and lease `ms` into the past, as if that much time had passed.
+async fn age_queue(app: &TestApp, ms: i64) {
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE deliveries SET next_attempt_at = next_attempt_at - {ms}"
+        ))
+        .await
+        .unwrap();
+}
+
+/// PostgreSQL: with several instances, a process whose clock runs an hour ahead must not take
+/// over a lease that is still running by the database's clock. (SQLite serves one host.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_clock_cannot_take_over_a_lease() {
+    let Some(app) = crate::common::spawn_app(crate::common::Backend::Postgres).await else {
+        return;
+    };
+    let rx = Receiver::start().await;
+    let (key, _, _) = setup(&app, "clock@example.com", &rx, "ok", 3, 5).await;
+    app.publish(&key, "booking.created", json!({})).await;
+    let now = app::entities::now_ms();
+    let held = queue::claim_due(&app.db, &app.running.gate, now, 10, 30_000, &room(10))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    let ahead = now + 3_600_000;
+    let taken = queue::claim_due(&app.db, &app.running.gate, ahead, 10, 30_000, &room(10))
+        .await
+        .unwrap();
+    assert!(taken.is_empty(), "a fast clock took over a running lease");
+    app.stop().await;
+}
+
 async fn an_expired_lease_is_taken_over(app: TestApp) {
     let rx = Receiver::start().await;
     let (key, _, _) = setup(&app, "lease@example.com", &rx, "ok", 3, 5).await;
@@ -534,30 +568,23 @@ async fn an_expired_lease_is_taken_over(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(crashed.len(), 1);
-    // While the lease runs, nobody else gets it.
+    // While the lease runs, nobody else gets it. (Time passes by moving the stored times back:
+    // on PostgreSQL claims follow the database's clock.)
     assert_eq!(app.dispatcher.run_once().await.unwrap(), 0);
-    assert!(queue::claim_due(
-        &app.db,
-        &app.running.gate,
-        now + 30_000,
-        10,
-        30_000,
-        &room(10)
-    )
-    .await
-    .unwrap()
-    .is_empty());
+    age_queue(&app, 30_000).await;
+    let now = app::entities::now_ms();
+    assert!(
+        queue::claim_due(&app.db, &app.running.gate, now, 10, 30_000, &room(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // After timeout (5 s) + grace (30 s) it is due again.
-    let taken = queue::claim_due(
-        &app.db,
-        &app.running.gate,
-        now + 35_001,
-        10,
-        30_000,
-        &room(10),
-    )
-    .await
-    .unwrap();
+    age_queue(&app, 5_001).await;
+    let now = app::entities::now_ms();
+    let taken = queue::claim_due(&app.db, &app.running.gate, now, 10, 30_000, &room(10))
+        .await
+        .unwrap();
     assert_eq!(taken.len(), 1);
     assert_ne!(taken[0].lease_token, crashed[0].lease_token);
     // The new holder delivers it; the crashed worker's late report changes nothing.
