@@ -51,7 +51,11 @@ fn sqlx_unavailable(e: &sqlx::Error) -> bool {
 
 /// SQLite result codes (numeric, possibly extended) and PostgreSQL SQLSTATEs of storage faults.
 fn unavailable_code(code: &str) -> bool {
-    if let Ok(n) = code.parse::<i32>() {
+    // SQLSTATEs have five characters; SQLite's codes (extended ones included) at most four.
+    if code.len() < 5 {
+        let Ok(n) = code.parse::<i32>() else {
+            return false;
+        };
         // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8, SQLITE_IOERR 10, SQLITE_FULL 13,
         // SQLITE_CANTOPEN 14; extended codes carry the primary one in their low byte.
         return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);

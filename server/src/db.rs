@@ -78,9 +78,10 @@ pub async fn connect_with(url: &str, options: DbOptions) -> Result<DatabaseConne
         .min_connections(2);
     let pg: sqlx::postgres::PgConnectOptions = url.parse().map_err(conn_err)?;
     let pg = sqlx::ConnectOptions::disable_statement_logging(pg);
+    // (sqlx counts a PostgreSQL transaction as ended as soon as it queues the ROLLBACK, and a
+    // connection whose ROLLBACK fails is broken and closed: no check needed on release.)
     let pool = opts
         .sqlx_pool_options::<sqlx::Postgres>()
-        .after_release(|conn, _| Box::pin(release_only_clean(conn)))
         .connect_with(pg)
         .await
         .map_err(conn_err)?;
@@ -118,7 +119,7 @@ async fn sqlite_pool(
     Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
-/// Keeps a connection in the pool only when it is outside any transaction.
+/// Keeps a SQLite connection in the pool only when it is outside any transaction.
 ///
 /// sqlx counts a connection's transaction depth itself. When SQLite rolls a transaction back
 /// on its own (it does on `SQLITE_FULL` and some I/O errors), the `ROLLBACK` sqlx then sends
@@ -128,8 +129,9 @@ async fn sqlite_pool(
 /// locked" for everybody else until a restart). A connection that is still counted as in a
 /// transaction once the pending rollback has run is closed instead (closing rolls back);
 /// the pool opens a fresh one.
-async fn release_only_clean<C: Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
-    // Runs after any rollback still queued on the connection.
+async fn release_only_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    // Runs after any rollback still queued on the connection (an in-process round trip to
+    // the connection's thread).
     conn.ping().await?;
     if conn.is_in_transaction() {
         tracing::warn!("closing a database connection left inside a transaction");

@@ -35,31 +35,36 @@ pub struct Running {
     pub wakeup: Wakeup,
     pub gate: app::queue::WriteGate,
     shutdown: watch::Sender<bool>,
+    /// The shutdown grace (`SKW_SHUTDOWN_GRACE_MS`).
+    drain: Duration,
     web: Option<JoinHandle<()>>,
     dispatcher: Option<JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting requests and claiming deliveries, lets in-flight work finish (within
-    /// `drain`), and returns when everything has stopped.
+    /// `drain`: requests still running then are dropped; the dispatcher gives back what it
+    /// holds and writes its last outcomes within half a second more), and returns when
+    /// everything has stopped.
     pub async fn stop(mut self, drain: Duration) {
         let _ = self.shutdown.send(true);
-        if let Some(web) = self.web.take() {
-            let _ = tokio::time::timeout(drain, web).await;
+        if let Some(mut web) = self.web.take() {
+            if tokio::time::timeout(drain, &mut web).await.is_err() {
+                web.abort();
+            }
         }
         if let Some(d) = self.dispatcher.take() {
             let _ = d.await;
         }
     }
 
-    /// Waits until a stop was asked for elsewhere and everything has stopped.
-    pub async fn wait(mut self) {
-        if let Some(web) = self.web.take() {
-            let _ = web.await;
-        }
-        if let Some(d) = self.dispatcher.take() {
-            let _ = d.await;
-        }
+    /// Waits until a stop is asked for (SIGTERM, through [`Running::shutdown_handle`]) and
+    /// everything has stopped, within the shutdown grace (see [`Running::stop`]).
+    pub async fn wait(self) {
+        let mut asked = self.shutdown.subscribe();
+        let _ = asked.wait_for(|stop| *stop).await;
+        let drain = self.drain;
+        self.stop(drain).await;
     }
 
     pub fn shutdown_handle(&self) -> watch::Sender<bool> {
@@ -256,6 +261,7 @@ pub async fn start(
         wakeup,
         gate,
         shutdown,
+        drain: Duration::from_millis(args.shutdown_grace_ms),
         web,
         dispatcher,
     })

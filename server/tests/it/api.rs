@@ -1,64 +1,10 @@
 //! The JSON management API: webhooks, the delivery log, redelivery, errors, tenant isolation,
 //! and the OpenAPI document.
 
+use crate::common::api::Api;
 use crate::common::receiver::Receiver;
 use crate::common::TestApp;
 use serde_json::{json, Value};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Api {
-    async fn new(app: &TestApp, email: &str) -> Api {
-        app.user(email).await;
-        Api {
-            http: reqwest::Client::new(),
-            base: app.base.clone(),
-            key: app.api_key(email).await,
-        }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            },
-        )
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(reqwest::Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::PATCH, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.send(reqwest::Method::DELETE, path, None).await
-    }
-    async fn publish(&self, event: &str, data: Value) -> (u16, Value) {
-        self.post("/api/v1/events", json!({"event": event, "data": data}))
-            .await
-    }
-}
 
 async fn webhooks_are_managed_over_the_api(app: TestApp) {
     let api = Api::new(&app, "api@example.com").await;

@@ -1,7 +1,7 @@
 //! Process-level durability: events answered 202 are delivered even when the server is killed
 //! with SIGKILL before sending them, once it is started again.
 
-use crate::common::process::{cli, serve};
+use crate::common::process::{account_with_key, serve};
 use crate::common::receiver::Receiver;
 use crate::common::Backend;
 use std::time::{Duration, Instant};
@@ -18,20 +18,7 @@ async fn killed_with_pending_deliveries_then_restarted(backend: Backend) {
     let rx = Receiver::start().await;
 
     // Set-up through the CLI and the HTTP API, as a user would.
-    cli(&db_url, &["migrate"], "");
-    cli(
-        &db_url,
-        &["account", "create", "--email", "ops@example.com"],
-        "a long password\n",
-    );
-    let key = cli(
-        &db_url,
-        &["api-key", "create", "--account", "ops@example.com"],
-        "",
-    )
-    .trim()
-    .to_string();
-    assert!(key.starts_with("skw_"), "{key}");
+    let key = account_with_key(&db_url, "ops@example.com");
 
     // Web only: events are accepted and stored, but nothing is sent.
     let (mut web, base) = serve(&db_url, "web");

@@ -1,7 +1,7 @@
 //! Egress: deliveries never go through a proxy from the environment. A proxy would get the
 //! unresolved host name, so the SSRF guard would never see the address actually reached.
 
-use crate::common::process::{cli, serve_with};
+use crate::common::process::{account_with_key, serve_with};
 use crate::common::receiver::Receiver;
 use serde_json::json;
 use std::process::Stdio;
@@ -26,19 +26,7 @@ async fn proxy_variables_are_ignored_by_deliveries() {
     let rx = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}/egress.db", dir.path().display());
-    cli(&db_url, &["migrate"], "");
-    cli(
-        &db_url,
-        &["account", "create", "--email", "egress@example.com"],
-        "a long password\n",
-    );
-    let key = cli(
-        &db_url,
-        &["api-key", "create", "--account", "egress@example.com"],
-        "",
-    )
-    .trim()
-    .to_string();
+    let key = account_with_key(&db_url, "egress@example.com");
     let (mut server, base) = serve_with(
         &db_url,
         "all",

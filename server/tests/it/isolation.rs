@@ -2,86 +2,13 @@
 //! delivery in flight, racing its deletes against publishes) never stop another account's
 //! deliveries or fail its publishes.
 
+use crate::common::api::Api;
 use crate::common::receiver::Receiver;
 use crate::common::TestApp;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A JSON API client of one account.
-#[derive(Clone)]
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Api {
-    async fn new(app: &TestApp, email: &str) -> Api {
-        app.user(email).await;
-        Api {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-            key: app.api_key(email).await,
-        }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn create_webhook(&self, url: &str) -> i64 {
-        let (status, body) = self
-            .send(
-                reqwest::Method::POST,
-                "/api/v1/webhooks",
-                Some(
-                    json!({"name": "hook", "url": url, "events": ["booking.created"],
-                    "timeout_secs": 10, "retry_attempts": 0}),
-                ),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_i64().unwrap()
-    }
-
-    async fn delete_webhook(&self, id: i64) {
-        let (status, body) = self
-            .send(
-                reqwest::Method::DELETE,
-                &format!("/api/v1/webhooks/{id}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 204, "{body}");
-    }
-
-    async fn publish(&self, data: Value) -> (u16, Value) {
-        self.send(
-            reqwest::Method::POST,
-            "/api/v1/events",
-            Some(json!({"event": "booking.created", "data": data})),
-        )
-        .await
-    }
-}
 
 /// The whole app with its dispatcher running (not driven by hand).
 async fn dispatching(app: TestApp, grace_ms: u64) -> Option<TestApp> {
@@ -93,6 +20,17 @@ async fn dispatching(app: TestApp, grace_ms: u64) -> Option<TestApp> {
     args.poll_interval_ms = 50;
     args.shutdown_grace_ms = grace_ms;
     crate::common::spawn_app_with(backend, args).await
+}
+
+/// Stops the app (grace 2 s) and checks that it did not take much longer.
+async fn stops_within_its_grace(app: TestApp) {
+    let t = Instant::now();
+    app.running.stop(Duration::from_millis(2_000)).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the stop took {:?}",
+        t.elapsed()
+    );
 }
 
 async fn succeeded_of(app: &TestApp, webhook_id: i64) -> usize {
@@ -126,7 +64,7 @@ async fn a_delete_in_flight_does_not_halt_other_accounts(app: TestApp) {
     let slow = a.create_webhook(&rx.url("slow/1500")).await;
     let healthy = b.create_webhook(&rx.url("ok")).await;
 
-    assert_eq!(a.publish(json!({"n": "a"})).await.0, 202);
+    assert_eq!(a.publish("booking.created", json!({"n": "a"})).await.0, 202);
     wait_for(
         "A's request to be in flight",
         Duration::from_secs(10),
@@ -137,7 +75,7 @@ async fn a_delete_in_flight_does_not_halt_other_accounts(app: TestApp) {
     // A's attempt finishes after its delivery is gone; B's deliveries go on being recorded.
     tokio::time::sleep(Duration::from_millis(1_700)).await;
     for i in 0..20 {
-        assert_eq!(b.publish(json!({"i": i})).await.0, 202);
+        assert_eq!(b.publish("booking.created", json!({"i": i})).await.0, 202);
     }
     wait_for(
         "B's deliveries to be recorded",
@@ -147,13 +85,7 @@ async fn a_delete_in_flight_does_not_halt_other_accounts(app: TestApp) {
     .await;
     assert_eq!(rx.count("ok"), 20);
 
-    let t = Instant::now();
-    app.running.stop(Duration::from_millis(2_000)).await;
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "the stop took {:?}",
-        t.elapsed()
-    );
+    stops_within_its_grace(app).await;
 }
 
 /// The same, one step at a time: `run_once` records a batch in which one delivery was deleted
@@ -164,8 +96,8 @@ async fn an_attempt_of_a_deleted_delivery_is_dropped(app: TestApp) {
     let b = Api::new(&app, "b@example.com").await;
     let slow = a.create_webhook(&rx.url("slow/800")).await;
     let healthy = b.create_webhook(&rx.url("ok")).await;
-    a.publish(json!({})).await;
-    b.publish(json!({})).await;
+    a.publish("booking.created", json!({})).await;
+    b.publish("booking.created", json!({})).await;
     let dispatcher = app.dispatcher.clone();
     let step = tokio::spawn(async move { dispatcher.run_once().await });
     wait_for(
@@ -184,7 +116,7 @@ async fn an_attempt_of_a_deleted_delivery_is_dropped(app: TestApp) {
     assert_eq!(attempts.len(), 1, "only B's attempt is recorded");
     assert_eq!(attempts[0].webhook_id, healthy);
     // And the dispatcher goes on.
-    b.publish(json!({})).await;
+    b.publish("booking.created", json!({})).await;
     assert_eq!(app.dispatcher.run_until_idle().await.unwrap(), 1);
     assert_eq!(succeeded_of(&app, healthy).await, 2);
     app.stop().await;
@@ -219,19 +151,13 @@ async fn chaos_of_one_account_leaves_the_other_alone(app: TestApp) {
         chaos.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let id = a.create_webhook(&url).await;
-                let (p1, p2) = tokio::join!(a.publish(json!({"a": 1})), async {
-                    let (s, body) = a.publish(json!({"a": 2})).await;
+                let (p1, p2) = tokio::join!(a.publish("booking.created", json!({"a": 1})), async {
+                    let (s, body) = a.publish("booking.created", json!({"a": 2})).await;
                     a.delete_webhook(id).await;
                     (s, body)
                 });
                 assert!(p1.0 < 500 && p2.0 < 500, "A's publish: {p1:?} {p2:?}");
-                let (s, list) = a
-                    .send(
-                        reqwest::Method::GET,
-                        &format!("/api/v1/webhooks/{id}/deliveries"),
-                        None,
-                    )
-                    .await;
+                let (s, list) = a.get(&format!("/api/v1/webhooks/{id}/deliveries")).await;
                 assert!(s == 200 || s == 404, "{s} {list}");
                 rounds.fetch_add(1, Ordering::Relaxed);
             }
@@ -242,16 +168,10 @@ async fn chaos_of_one_account_leaves_the_other_alone(app: TestApp) {
         let (a, stop) = (a.clone(), stop.clone());
         chaos.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let (_, hooks) = a.send(reqwest::Method::GET, "/api/v1/webhooks", None).await;
+                let (_, hooks) = a.get("/api/v1/webhooks").await;
                 for h in hooks["data"].as_array().cloned().unwrap_or_default() {
                     let id = h["id"].as_i64().unwrap();
-                    let (_, log) = a
-                        .send(
-                            reqwest::Method::GET,
-                            &format!("/api/v1/webhooks/{id}/deliveries"),
-                            None,
-                        )
-                        .await;
+                    let (_, log) = a.get(&format!("/api/v1/webhooks/{id}/deliveries")).await;
                     for d in log["data"].as_array().cloned().unwrap_or_default() {
                         let (s, body) = a
                             .send(
@@ -279,7 +199,9 @@ async fn chaos_of_one_account_leaves_the_other_alone(app: TestApp) {
         streams.push(tokio::spawn(async move {
             let mut errors = Vec::new();
             for i in 0..sent / 3 {
-                let (s, body) = b.publish(json!({"lane": lane, "i": i})).await;
+                let (s, body) = b
+                    .publish("booking.created", json!({"lane": lane, "i": i}))
+                    .await;
                 if s != 202 {
                     errors.push((s, body));
                 }
@@ -302,13 +224,7 @@ async fn chaos_of_one_account_leaves_the_other_alone(app: TestApp) {
     })
     .await;
     assert_eq!(rx.count("ok"), sent, "each of B's events arrives once");
-    let t = Instant::now();
-    app.running.stop(Duration::from_millis(2_000)).await;
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "the stop took {:?}",
-        t.elapsed()
-    );
+    stops_within_its_grace(app).await;
 }
 
 backend_tests!(

@@ -50,6 +50,22 @@ pub fn serve_with(
     (child, base)
 }
 
+/// Migrates, creates an account (password `a long password`) and an API key of it through the
+/// CLI, as an operator would; returns the key.
+pub fn account_with_key(db_url: &str, email: &str) -> String {
+    cli(db_url, &["migrate"], "");
+    cli(
+        db_url,
+        &["account", "create", "--email", email],
+        "a long password\n",
+    );
+    let key = cli(db_url, &["api-key", "create", "--account", email], "")
+        .trim()
+        .to_string();
+    assert!(key.starts_with("skw_"), "{key}");
+    key
+}
+
 pub fn cli(db_url: &str, args: &[&str], stdin: &str) -> String {
     cli_logging(db_url, args, stdin, "warn").0
 }
