@@ -31,6 +31,7 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     if name.chars().count() > 100 {
         return Err("Use at most 100 characters for the name.".into());
     }
+    crate::domain::check_visible(name, "name")?;
     Ok(name.to_string())
 }
 
@@ -203,5 +204,21 @@ impl KeyCache {
             .lock()
             .expect("key cache poisoned")
             .retain(|_, c| c.key_id != key_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_name;
+
+    #[test]
+    fn key_names_are_bounded_and_visible() {
+        assert_eq!(parse_name("  "), Ok("API key".to_string()));
+        assert_eq!(parse_name(" Production "), Ok("Production".to_string()));
+        assert!(parse_name(&"x".repeat(101)).is_err());
+        let err = parse_name("prod\u{202E}nim").unwrap_err();
+        assert!(err.contains("U+202E"), "{err}");
+        assert!(parse_name("a\u{200F}b").is_err());
+        assert!(parse_name("a\u{0000}b").is_err());
     }
 }
