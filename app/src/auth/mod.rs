@@ -1,6 +1,8 @@
 //! Accounts: sign-up, log-in, log-out, and who is asking.
 
 #[cfg(feature = "ssr")]
+pub mod client_addr;
+#[cfg(feature = "ssr")]
 pub mod limiter;
 mod pages;
 #[cfg(feature = "ssr")]
@@ -31,6 +33,16 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// "3 minutes", "45 seconds".
+#[cfg(feature = "ssr")]
+fn wait_text(wait: std::time::Duration) -> String {
+    match wait.as_secs_f64().ceil() as u64 {
+        0..=1 => "1 second".to_string(),
+        s @ 2..=59 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
+}
+
 #[server(prefix = "/fn", endpoint = "auth/me")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     crate::error::with_status(async move { ssr::optional_user().await }.await)
@@ -53,6 +65,16 @@ pub async fn signup(email: String, password: String, next: Option<String>) -> Re
                 return Err(AppError::Invalid(errors.with_echo(echo)));
             };
             let state = crate::state::app_state()?;
+            // Counted before the (costly) password hash.
+            if let Err(wait) = state.login_limiter.signup_attempt(ssr::client_ip().await) {
+                return Err(AppError::rate_limited(
+                    format!(
+                        "Too many sign-ups from your network. Try again in {}.",
+                        wait_text(wait)
+                    ),
+                    wait,
+                ));
+            }
             let user = match ssr::create_account(&state.db, &email, &password).await {
                 Ok(user) => user,
                 Err(ssr::CreateAccountError::EmailTaken) => {
@@ -79,27 +101,30 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         async move {
             use crate::domain::FieldErrors;
             let state = crate::state::app_state()?;
-            let ip = ssr::client_ip().await;
-            if let Err(wait) = state.login_limiter.check(&email, ip) {
-                return Err(AppError::RateLimited(format!(
-                    "Too many failed log-ins. Try again in {} minutes.",
-                    wait.as_secs().div_ceil(60).max(1)
-                )));
+            // Checked and counted in one step, before the password is: concurrent guesses
+            // cannot all slip past the limit.
+            if let Err(wait) = state
+                .login_limiter
+                .login_attempt(&email, ssr::client_ip().await)
+            {
+                return Err(AppError::rate_limited(
+                    format!(
+                        "Too many log-in attempts. Try again in {}.",
+                        wait_text(wait)
+                    ),
+                    wait,
+                ));
             }
             match ssr::authenticate(&state.db, &email, &password).await? {
                 Some(user) => {
-                    state.login_limiter.succeeded(&email);
                     ssr::start_session(&user).await?;
                     leptos_axum::redirect(&safe_next(next.as_deref()));
                     Ok(())
                 }
-                None => {
-                    state.login_limiter.failed(&email, ip);
-                    Err(AppError::Invalid(
-                        FieldErrors::form("Incorrect e-mail or password.")
-                            .with_echo(vec![("email".to_string(), email)]),
-                    ))
-                }
+                None => Err(AppError::Invalid(
+                    FieldErrors::form("Incorrect e-mail or password.")
+                        .with_echo(vec![("email".to_string(), email)]),
+                )),
             }
         }
         .await,

@@ -4,8 +4,10 @@
 //! Two client addresses without leaving loopback: the server listens on 127.0.0.1 and a client
 //! binds 127.0.0.2 (all of 127.0.0.0/8 is this machine).
 
-use crate::common::TestApp;
+use crate::common::{Client, TestApp};
+use sea_orm::EntityTrait;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -96,4 +98,199 @@ async fn names_with_invisible_characters_are_refused(app: TestApp) {
     app.stop().await;
 }
 
-backend_tests!(names_with_invisible_characters_are_refused,);
+/// A browser-like client whose connections come from `ip` (a loopback address).
+fn client_from(app: &TestApp, ip: &str) -> Client {
+    Client {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .local_address(Some(ip.parse().unwrap()))
+            .build()
+            .unwrap(),
+        base: app.base.clone(),
+    }
+}
+
+async fn login(c: &Client, email: &str, password: &str) -> reqwest::Response {
+    c.call("auth/login", &[("email", email), ("password", password)])
+        .await
+}
+
+fn retry_after(res: &reqwest::Response) -> u64 {
+    res.headers()
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("a 429 without Retry-After: {:?}", res.headers()))
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in whole seconds")
+}
+
+async fn one_address_cannot_lock_out_another(app: TestApp) {
+    app.user("victim@example.com").await;
+    let attacker = client_from(&app, "127.0.0.1");
+    // Failed log-ins with made-up e-mails, up to the per-address limit (50)…
+    for i in 0..50 {
+        let res = login(&attacker, &format!("nobody{i}@example.com"), "guess guess").await;
+        assert_eq!(res.status(), 422, "attempt {i}");
+    }
+    // …lock that address out, whatever the e-mail…
+    let locked = login(&attacker, "victim@example.com", PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    // …and only that address.
+    let elsewhere = client_from(&app, "127.0.0.2");
+    let res = login(&elsewhere, "victim@example.com", PASSWORD).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "another address was locked out: {}",
+        res.text().await.unwrap()
+    );
+    assert!(retry_after(&locked) >= 1);
+    app.stop().await;
+}
+
+async fn concurrent_guesses_stop_at_the_account_limit(app: TestApp) {
+    app.user("target@example.com").await;
+    let c = app.client();
+    let guesses = (0..48).map(|i| {
+        let c = &c;
+        async move { login(c, "target@example.com", &format!("guess number {i}")).await }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|r| r.status() == 422).count();
+    let refused = answers.iter().filter(|r| r.status() == 429).count();
+    println!("48 concurrent wrong passwords: {checked} checked, {refused} refused");
+    assert_eq!(
+        (checked, refused),
+        (10, 38),
+        "only the account's limit of 10 may reach the password check"
+    );
+    for r in answers.iter().filter(|r| r.status() == 429) {
+        assert!(retry_after(r) >= 1);
+    }
+    // Locked now, even with the right password.
+    assert_eq!(
+        login(&c, "target@example.com", PASSWORD).await.status(),
+        429
+    );
+    app.stop().await;
+}
+
+async fn sign_ups_are_limited_per_address(app: TestApp) {
+    let signup = |c: Client, i: usize| async move {
+        c.call(
+            "auth/signup",
+            &[
+                ("email", format!("burst{i}@example.com").as_str()),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+    };
+    for i in 0..10 {
+        let res = signup(client_from(&app, "127.0.0.1"), i).await;
+        assert_eq!(
+            res.status(),
+            200,
+            "sign-up {i}: {}",
+            res.text().await.unwrap()
+        );
+    }
+    for i in 10..13 {
+        let res = signup(client_from(&app, "127.0.0.1"), i).await;
+        assert_eq!(res.status(), 429, "sign-up {i} past the limit");
+        let wait = retry_after(&res);
+        assert!((1..=3600).contains(&wait), "Retry-After: {wait}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("Too many sign-ups"), "{body}");
+    }
+    let accounts = app::entities::account::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(accounts.len(), 10, "the refused sign-ups created nothing");
+    // Another address signs up as usual.
+    let res = signup(client_from(&app, "127.0.0.2"), 99).await;
+    assert_eq!(res.status(), 200);
+    app.stop().await;
+}
+
+async fn a_trusted_proxy_header_is_believed_only_when_configured(app: TestApp) {
+    let backend = app.backend;
+    // By default the header is ignored: a client cannot spread its failures over made-up
+    // addresses.
+    app.user("proxied@example.com").await;
+    let c = app.client();
+    let forged = |i: usize| format!("198.51.100.{i}");
+    for i in 0..50 {
+        let res = c
+            .http
+            .post(format!("{}/fn/auth/login", app.base))
+            .header("x-forwarded-for", forged(i))
+            .form(&[
+                ("email", format!("n{i}@example.com")),
+                ("password", "guess guess".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422);
+    }
+    let res = c
+        .http
+        .post(format!("{}/fn/auth/login", app.base))
+        .header("x-forwarded-for", forged(200))
+        .form(&[("email", "proxied@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        429,
+        "the header was believed without the setting"
+    );
+    app.stop().await;
+
+    // Behind a proxy that writes X-Forwarded-For, each client counts for itself.
+    let mut args = crate::common::test_args();
+    args.trusted_proxy_header = Some("x-forwarded-for".into());
+    let Some(app) = crate::common::spawn_app_with(backend, args).await else {
+        return;
+    };
+    app.user("proxied@example.com").await;
+    let proxy = app.client();
+    let via_proxy = |client: &'static str, email: String, password: &'static str| {
+        proxy
+            .http
+            .post(format!("{}/fn/auth/login", app.base))
+            // The client's own (forged) entry first, the proxy's last.
+            .header("x-forwarded-for", format!("203.0.113.66, {client}"))
+            .form(&[("email", email), ("password", password.to_string())])
+            .send()
+    };
+    for i in 0..50 {
+        let res = via_proxy("198.51.100.1", format!("n{i}@example.com"), "guess guess")
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422);
+    }
+    let res = via_proxy("198.51.100.1", "proxied@example.com".into(), PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "the noisy client is limited");
+    let res = via_proxy("198.51.100.2", "proxied@example.com".into(), PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "another client behind the proxy is not");
+    app.stop().await;
+}
+
+backend_tests!(
+    names_with_invisible_characters_are_refused,
+    one_address_cannot_lock_out_another,
+    concurrent_guesses_stop_at_the_account_limit,
+    sign_ups_are_limited_per_address,
+    a_trusted_proxy_header_is_believed_only_when_configured,
+);
