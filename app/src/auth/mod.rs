@@ -23,13 +23,27 @@ pub struct CurrentUser {
     pub email: String,
 }
 
-/// Where to go after logging in: a path on this site, never another origin.
+/// Where to go after logging in: a path of this site, never another origin. Anything else —
+/// `//host`, `/\host`, a tab or line feed that a browser drops (`/\t/evil.example` becomes
+/// `//evil.example`), other whitespace or control characters — gives the default page.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
-        }
-        _ => "/settings/webhooks".to_string(),
+    const DEFAULT: &str = "/settings/webhooks";
+    let Some(n) = next else {
+        return DEFAULT.to_string();
+    };
+    let plain = n.len() <= 2048
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.chars().any(|c| {
+            c == '\\' || c.is_control() || c.is_whitespace() || crate::domain::is_format_char(c)
+        });
+    // And it must still be this site once a URL parser has read it.
+    let base = url::Url::parse("http://this-site.invalid/").expect("a valid base");
+    let same_site = plain && base.join(n).is_ok_and(|u| u.origin() == base.origin());
+    if same_site {
+        n.to_string()
+    } else {
+        DEFAULT.to_string()
     }
 }
 
@@ -141,4 +155,46 @@ pub async fn logout() -> Result<(), AppError> {
         }
         .await,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_path_of_this_site_or_the_default() {
+        for ok in [
+            "/settings/api-keys",
+            "/settings/webhooks/7/edit?x=1&y=%2F%2Fz",
+            "/a/b#frag",
+            "/",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "/.\\evil",
+            "https://evil.example/",
+            "evil.example",
+            "javascript:alert(1)",
+            "/settings\nSet-Cookie: x=1",
+            "/ /evil.example",
+            "/\u{00A0}/evil",
+            "/\u{202E}x",
+            "/\u{0000}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/settings/webhooks", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/settings/webhooks");
+        assert_eq!(
+            safe_next(Some(&format!("/{}", "a".repeat(3000)))),
+            "/settings/webhooks"
+        );
+    }
 }

@@ -287,10 +287,67 @@ async fn a_trusted_proxy_header_is_believed_only_when_configured(app: TestApp) {
     app.stop().await;
 }
 
+async fn next_is_always_a_path_of_this_site(app: TestApp) {
+    app.user("next@example.com").await;
+    let c = app.client();
+    for (next, expected) in [
+        ("/settings/api-keys", "/settings/api-keys"),
+        ("/\t/evil.example", "/settings/webhooks"),
+        ("/\n/evil.example", "/settings/webhooks"),
+        ("/settings\r\nSet-Cookie: a=b", "/settings/webhooks"),
+        ("//evil.example", "/settings/webhooks"),
+        ("/\\evil.example", "/settings/webhooks"),
+        ("/ /evil.example", "/settings/webhooks"),
+        ("https://evil.example/", "/settings/webhooks"),
+    ] {
+        let res = c
+            .http
+            .post(format!("{}/fn/auth/login", app.base))
+            .header("accept", "text/html")
+            .header("referer", format!("{}/login", app.base))
+            .form(&[
+                ("email", "next@example.com"),
+                ("password", PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("next={next:?} dropped the connection: {e}"));
+        assert_eq!(res.status(), 302, "{next:?}");
+        assert_eq!(res.headers()["location"], expected, "{next:?}");
+    }
+    // Called as a script would (no redirect to follow), and at sign-up: no panic either.
+    let res = c
+        .call(
+            "auth/login",
+            &[
+                ("email", "next@example.com"),
+                ("password", PASSWORD),
+                ("next", "/\n"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client()
+        .call(
+            "auth/signup",
+            &[
+                ("email", "next2@example.com"),
+                ("password", PASSWORD),
+                ("next", "/x\ny"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    app.stop().await;
+}
+
 backend_tests!(
     names_with_invisible_characters_are_refused,
     one_address_cannot_lock_out_another,
     concurrent_guesses_stop_at_the_account_limit,
     sign_ups_are_limited_per_address,
     a_trusted_proxy_header_is_believed_only_when_configured,
+    next_is_always_a_path_of_this_site,
 );
