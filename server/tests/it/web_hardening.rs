@@ -7,6 +7,7 @@
 use crate::common::{Client, TestApp};
 use sea_orm::EntityTrait;
 use serde_json::{json, Value};
+use sha2::Digest;
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
@@ -343,6 +344,57 @@ async fn next_is_always_a_path_of_this_site(app: TestApp) {
     app.stop().await;
 }
 
+fn session_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("skw_session="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("a session cookie")
+}
+
+async fn the_sessions_table_holds_no_session_id(app: TestApp) {
+    app.user("hashed@example.com").await;
+    let c = app.client();
+    let res = login(&c, "hashed@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let id = session_cookie(&res);
+    let rows = app::entities::session::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    let dump = format!("{rows:?}");
+    assert!(
+        !dump.contains(&id),
+        "the cookie's value is readable in the sessions table: {dump}"
+    );
+    let hashed = hex::encode(sha2::Sha256::digest(id.as_bytes()));
+    assert!(
+        rows.iter().any(|r| r.id == hashed),
+        "the row is keyed by the id's SHA-256"
+    );
+    // The cookie still logs in, and a row's key does not.
+    let me: Value = c.call("auth/me", &[]).await.json().await.unwrap();
+    assert_eq!(me["email"], "hashed@example.com");
+    let thief = reqwest::Client::new()
+        .post(format!("{}/fn/auth/me", app.base))
+        .header("cookie", format!("skw_session={hashed}"))
+        .send()
+        .await
+        .unwrap();
+    let me: Value = thief.json().await.unwrap();
+    assert!(me.is_null(), "a row's key is not a log-in: {me}");
+    // Log-out deletes the row.
+    assert_eq!(c.call("auth/logout", &[]).await.status(), 200);
+    let rows = app::entities::session::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(rows.iter().all(|r| r.id != hashed));
+    app.stop().await;
+}
+
 backend_tests!(
     names_with_invisible_characters_are_refused,
     one_address_cannot_lock_out_another,
@@ -350,4 +402,5 @@ backend_tests!(
     sign_ups_are_limited_per_address,
     a_trusted_proxy_header_is_believed_only_when_configured,
     next_is_always_a_path_of_this_site,
+    the_sessions_table_holds_no_session_id,
 );
