@@ -395,6 +395,72 @@ async fn the_sessions_table_holds_no_session_id(app: TestApp) {
     app.stop().await;
 }
 
+async fn page(user: &Client, path: &str) -> String {
+    let res = user.get(path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    res.text().await.unwrap()
+}
+
+fn full_keys(html: &str) -> Vec<String> {
+    html.match_indices("skw_")
+        .map(|(at, _)| &html[at..])
+        .filter_map(|rest| {
+            let hex: String = rest[4..]
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .collect();
+            (hex.len() == 48).then(|| format!("skw_{hex}"))
+        })
+        .collect()
+}
+
+async fn sessions_data(app: &TestApp) -> String {
+    let rows = app::entities::session::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.data.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn a_key_made_without_javascript_is_handed_over_sealed_and_once(app: TestApp) {
+    let user = app.user("nojs-key@example.com").await;
+    let res = user
+        .post_form_as_browser(
+            "api-keys/create",
+            &[("name", "No JS")],
+            "/settings/api-keys",
+        )
+        .await;
+    assert_eq!(res.status(), 302);
+    let stored = app::entities::api_key::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let data = sessions_data(&app).await;
+    assert!(
+        !data.contains(&stored.prefix) && !data.contains("skw_"),
+        "the new key waits in plain text in the session row: {data}"
+    );
+
+    let html = page(&user, "/settings/api-keys").await;
+    let keys = full_keys(&html);
+    assert!(!keys.is_empty(), "the page shows the new key once");
+    assert!(keys
+        .iter()
+        .all(|k| app::api_keys::ssr::hash_key(k) == stored.key_hash));
+    assert!(
+        !sessions_data(&app).await.contains("new_api_key"),
+        "shown, and gone from the session"
+    );
+    let html = page(&user, "/settings/api-keys").await;
+    assert!(full_keys(&html).is_empty(), "not twice");
+    app.stop().await;
+}
+
 backend_tests!(
     names_with_invisible_characters_are_refused,
     one_address_cannot_lock_out_another,
@@ -403,4 +469,5 @@ backend_tests!(
     a_trusted_proxy_header_is_believed_only_when_configured,
     next_is_always_a_path_of_this_site,
     the_sessions_table_holds_no_session_id,
+    a_key_made_without_javascript_is_handed_over_sealed_and_once,
 );
