@@ -461,6 +461,51 @@ async fn a_key_made_without_javascript_is_handed_over_sealed_and_once(app: TestA
     app.stop().await;
 }
 
+async fn pages_with_secrets_are_not_cached(app: TestApp) {
+    let user = app.user("nostore@example.com").await;
+    let id = app
+        .webhook(
+            &user,
+            "https://hooks.example.com/in",
+            &["booking.created"],
+            0,
+            30,
+        )
+        .await;
+    for path in [
+        format!("/settings/webhooks/{id}/edit?reveal=1"),
+        format!("/settings/webhooks/{id}/edit"),
+        "/settings/api-keys".to_string(),
+    ] {
+        let res = user.get(&path).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    for (f, args) in [
+        ("webhooks/reveal-secret", vec![("id", id.to_string())]),
+        ("api-keys/create", vec![("name", "k".to_string())]),
+    ] {
+        let res = user
+            .call_owned(
+                f,
+                &args
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["cache-control"], "no-store", "{f}");
+    }
+    app.stop().await;
+}
+
 backend_tests!(
     names_with_invisible_characters_are_refused,
     one_address_cannot_lock_out_another,
@@ -470,4 +515,5 @@ backend_tests!(
     next_is_always_a_path_of_this_site,
     the_sessions_table_holds_no_session_id,
     a_key_made_without_javascript_is_handed_over_sealed_and_once,
+    pages_with_secrets_are_not_cached,
 );
