@@ -4,7 +4,9 @@
 //! Two client addresses without leaving loopback: the server listens on 127.0.0.1 and a client
 //! binds 127.0.0.2 (all of 127.0.0.0/8 is this machine).
 
+use crate::common::receiver::Receiver;
 use crate::common::{Client, TestApp};
+use base64::Engine;
 use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -506,6 +508,212 @@ async fn pages_with_secrets_are_not_cached(app: TestApp) {
     app.stop().await;
 }
 
+const TEXTAREA: &str = "</textarea><b>x";
+
+const TITLE: &str = "</title><b>x";
+
+/// Fails if `html` holds the payloads' markup unescaped.
+fn assert_no_markup(what: &str, html: &str) {
+    for raw in ["<b>x", "</textarea><b>", "</title><b>"] {
+        if let Some(at) = html.find(raw) {
+            let from = at.saturating_sub(200);
+            panic!(
+                "{what}: `{raw}` unescaped at {at}: …{}…",
+                &html[from..(at + 60).min(html.len())]
+            );
+        }
+    }
+}
+
+async fn free_text_never_becomes_markup(app: TestApp) {
+    let rx = Receiver::start().await;
+    let user = app.user("markup@example.com").await;
+    let key = app.api_key("markup@example.com").await;
+
+    // Through the pages' server functions…
+    let mut form = vec![
+        ("name".to_string(), TITLE.to_string()),
+        ("url".to_string(), rx.url("ok")),
+        ("events[]".to_string(), "booking.created".to_string()),
+        ("active".to_string(), "true".to_string()),
+        ("description".to_string(), TEXTAREA.to_string()),
+    ];
+    let res = user.call_owned("webhooks/create", &form).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    for name in [TITLE, TEXTAREA] {
+        let res = user.call("api-keys/create", &[("name", name)]).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+    // …and through the JSON API (each payload in the other field too).
+    let api = reqwest::Client::new();
+    let res = api
+        .post(format!("{}/api/v1/webhooks", app.base))
+        .bearer_auth(&key)
+        .json(&json!({"name": TEXTAREA, "url": rx.url("ok"), "events": ["booking.created"], "description": TITLE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let second: Value = res.json().await.unwrap();
+    let second = second["id"].as_i64().unwrap();
+    let list: Value = user.call("webhooks/list", &[]).await.json().await.unwrap();
+    let first = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_i64().unwrap())
+        .find(|id| *id != second)
+        .unwrap();
+    let res = api
+        .patch(format!("{}/api/v1/webhooks/{first}", app.base))
+        .bearer_auth(&key)
+        .json(&json!({"description": format!("{TEXTAREA} {TITLE}")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Deliveries whose bodies hold the payloads.
+    let res = app
+        .publish(
+            &key,
+            "booking.created",
+            json!({"invitee": {"name": TEXTAREA, "email": "x@example.com"}, "location": TITLE}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    app.dispatcher.run_until_idle().await.unwrap();
+
+    let mut pages = vec![
+        "/settings/webhooks".to_string(),
+        "/settings/api-keys".to_string(),
+    ];
+    for id in [first, second] {
+        pages.push(format!("/settings/webhooks/{id}/edit"));
+        pages.push(format!("/settings/webhooks/{id}/edit?reveal=1"));
+        pages.push(format!("/settings/webhooks/{id}/deliveries"));
+        let log: Value = user
+            .call("deliveries/list", &[("webhook_id", &id.to_string())])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let did = log["rows"][0]["id"].as_str().unwrap();
+        pages.push(format!("/settings/webhooks/{id}/deliveries/{did}"));
+    }
+    for path in &pages {
+        let html = page(&user, path).await;
+        assert_no_markup(path, &html);
+    }
+    // The text is still there, as text: in the title and in the textarea.
+    let html = page(&user, &format!("/settings/webhooks/{first}/edit")).await;
+    assert!(
+        html.contains("<title>&lt;/title&gt;&lt;b&gt;x · Webhooks · SchedulingKit</title>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;/textarea&gt;&lt;b&gt;x &lt;/title&gt;&lt;b&gt;x</textarea>"),
+        "{html}"
+    );
+    let html = page(&user, &format!("/settings/webhooks/{second}/edit")).await;
+    assert!(html.contains("<title>&lt;/textarea&gt;&lt;b&gt;x · Webhooks"));
+
+    // The no-JavaScript path: a refused form comes back with the input refilled, escaped.
+    form[1] = ("url".to_string(), "not a url".to_string());
+    form[4] = ("description".to_string(), TEXTAREA.to_string());
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let res = user
+        .post_form_as_browser("webhooks/create", &form, "/settings/webhooks/create")
+        .await;
+    assert_eq!(res.status(), 302);
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.contains("__err="), "{back}");
+    let path = back.strip_prefix(&app.base).unwrap_or(&back).to_string();
+    let html = page(&user, &path).await;
+    assert_no_markup("the refilled create form", &html);
+    assert!(
+        html.contains("&lt;/textarea&gt;&lt;b&gt;x</textarea>"),
+        "the user's own input is refilled: {html}"
+    );
+    assert!(
+        html.contains("field-error"),
+        "with the message next to the field"
+    );
+    // Once: the same address again is the empty form.
+    let again = user.get(&path).await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(again.headers()["location"], "/settings/webhooks/create");
+    app.stop().await;
+}
+
+/// leptos' encoding of a server function error in a URL (`?__err=`).
+fn forged_error(echo: &[(&str, &str)]) -> String {
+    let err = app::error::AppError::Invalid(app::domain::FieldErrors {
+        errors: vec![(
+            "url".into(),
+            "Your endpoint moved: use https://attacker.example/in instead.".into(),
+        )],
+        echo: echo
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    });
+    base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_vec(&err).unwrap())
+}
+
+async fn a_link_cannot_fill_in_a_form(app: TestApp) {
+    let user = app.user("victim-form@example.com").await;
+    let err = forged_error(&[
+        ("name", "Backup"),
+        ("url", "https://attacker.example/in"),
+        ("description", TEXTAREA),
+        ("events", "booking.created"),
+    ]);
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("__path", "/fn/webhooks/create")
+        .append_pair("__err", &err)
+        .finish();
+    let res = user.get(&format!("/settings/webhooks/create?{q}")).await;
+    let status = res.status();
+    let html = res.text().await.unwrap();
+    assert!(
+        !html.contains("attacker.example"),
+        "a crafted link filled in the form ({status})"
+    );
+    assert_no_markup("the create form from a crafted link", &html);
+    assert_eq!(status, 303, "sent to the plain form");
+
+    // Nor for a visitor who must log in first…
+    let visitor = app.client();
+    let res = visitor
+        .get(&format!("/settings/webhooks/create?{q}&x=1"))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/settings/webhooks/create?x=1");
+    // …even when the link is a log-in whose `next` carries the error.
+    let next = format!("/settings/webhooks/create?{q}&x=1");
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let login_page = format!("/login?next={encoded}");
+    assert_eq!(visitor.get(&login_page).await.status(), 200);
+    let res = visitor
+        .post_form_as_browser(
+            "auth/login",
+            &[
+                ("email", "victim-form@example.com"),
+                ("password", PASSWORD),
+                ("next", &next),
+            ],
+            &login_page,
+        )
+        .await;
+    assert_eq!(res.status(), 302);
+    let after = res.headers()["location"].to_str().unwrap().to_string();
+    let res = visitor.get(&after).await;
+    assert_eq!(res.status(), 303, "{after}");
+    assert_eq!(res.headers()["location"], "/settings/webhooks/create?x=1");
+    app.stop().await;
+}
+
 backend_tests!(
     names_with_invisible_characters_are_refused,
     one_address_cannot_lock_out_another,
@@ -516,4 +724,6 @@ backend_tests!(
     the_sessions_table_holds_no_session_id,
     a_key_made_without_javascript_is_handed_over_sealed_and_once,
     pages_with_secrets_are_not_cached,
+    free_text_never_becomes_markup,
+    a_link_cannot_fill_in_a_form,
 );
