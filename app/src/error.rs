@@ -20,9 +20,13 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
-    /// Too many attempts; the message says when to try again.
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many attempts; the message says when to try again, and so does the answer's
+    /// `Retry-After` (whole seconds).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// Storage is failing (full disk, database unreachable); nothing was changed.
@@ -34,6 +38,14 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Too many attempts: try again after `wait`.
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> AppError {
+        AppError::RateLimited {
+            message: message.into(),
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        }
+    }
+
     pub fn field(field: &str, message: impl Into<String>) -> AppError {
         let mut e = FieldErrors::new();
         e.add(field, message);
@@ -110,7 +122,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
@@ -135,11 +147,15 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if !plain_form || *e == AppError::Unavailable {
             if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
                 res.set_status(e.status());
-                if *e == AppError::Unavailable {
-                    res.insert_header(
-                        http::header::RETRY_AFTER,
-                        http::HeaderValue::from(crate::storage::RETRY_AFTER_SECS),
-                    );
+                let retry_after = match e {
+                    AppError::Unavailable => Some(crate::storage::RETRY_AFTER_SECS),
+                    AppError::RateLimited {
+                        retry_after_secs, ..
+                    } => Some(*retry_after_secs),
+                    _ => None,
+                };
+                if let Some(secs) = retry_after {
+                    res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
                 }
             }
         }

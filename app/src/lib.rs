@@ -89,7 +89,8 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
-        <Title text="SchedulingKit webhooks"/>
+        // Every page's title is escaped in server rendering (leptos_meta writes it as is).
+        <Title formatter=components::title_text text="SchedulingKit webhooks"/>
         <Router>
             <Header/>
             <main>

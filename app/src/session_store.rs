@@ -1,5 +1,9 @@
 //! Login sessions stored in our own database through SeaORM, so they survive restarts and any
 //! instance can serve any user (SQLite and PostgreSQL alike).
+//!
+//! A row is keyed by the SHA-256 of the session id, never by the id itself: the cookie's value
+//! is a bearer credential, and reading the sessions table (a backup, a read-only replica, an
+//! SQL injection elsewhere) must not be a log-in as anyone.
 
 use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
@@ -30,6 +34,12 @@ impl DbSessionStore {
     }
 }
 
+/// The key a session's row is stored under: hex SHA-256 of the id as the cookie carries it.
+pub fn row_key(id: &Id) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(id.to_string().as_bytes()))
+}
+
 fn backend(e: sea_orm::DbErr) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
@@ -43,7 +53,7 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A fresh 128-bit id collides with negligible probability; still, never overwrite.
         loop {
-            let exists = session::Entity::find_by_id(record.id.to_string())
+            let exists = session::Entity::find_by_id(row_key(&record.id))
                 .one(&self.db)
                 .await
                 .map_err(backend)?
@@ -60,7 +70,7 @@ impl SessionStore for DbSessionStore {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let row = session::ActiveModel {
-            id: Set(record.id.to_string()),
+            id: Set(row_key(&record.id)),
             data: Set(data),
             expires_at: Set(to_ms(record.expiry_date)),
         };
@@ -77,7 +87,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(row) = session::Entity::find_by_id(session_id.to_string())
+        let Some(row) = session::Entity::find_by_id(row_key(session_id))
             .filter(session::Column::ExpiresAt.gt(now_ms()))
             .one(&self.db)
             .await
@@ -98,10 +108,25 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        session::Entity::delete_by_id(session_id.to_string())
+        session::Entity::delete_by_id(row_key(session_id))
             .exec(&self.db)
             .await
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_keyed_by_a_hash_of_the_id() {
+        let id = Id::default();
+        let key = row_key(&id);
+        assert_eq!(key.len(), 64);
+        assert!(!key.contains(&id.to_string()));
+        assert_eq!(key, row_key(&id), "stable");
+        assert_ne!(key, row_key(&Id::default()));
     }
 }

@@ -27,8 +27,10 @@ pub struct AppState {
     pub secrets: crate::secrets::SecretBox,
     /// Whether storage is failing now (full disk, database unreachable).
     pub storage: crate::storage::StorageHealth,
-    /// Failed log-ins per account and per address.
-    pub login_limiter: std::sync::Arc<crate::auth::limiter::LoginLimiter>,
+    /// Log-in attempts per account and per address, sign-ups per address.
+    pub login_limiter: std::sync::Arc<crate::auth::limiter::AuthLimiter>,
+    /// Where a request's client address is read from (the peer, or a trusted proxy's header).
+    pub client_addr: crate::auth::client_addr::ClientAddrPolicy,
 }
 
 /// The state, from a server function's context (provided by `leptos_routes`).

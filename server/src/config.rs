@@ -160,6 +160,19 @@ pub struct ServeArgs {
     /// …and at least this many deliveries failed (0 turns auto-disable off).
     #[arg(long, env = "SKW_AUTO_DISABLE_MIN_FAILURES", default_value_t = 10)]
     pub auto_disable_min_failures: u32,
+
+    /// Behind a reverse proxy: the request header it writes the client's address into
+    /// (`x-forwarded-for`: the right-most address; `x-real-ip`; `forwarded`: the last `for=`),
+    /// used by the per-address log-in and sign-up limits. Off by default: the TCP peer's
+    /// address. Only set it when clients cannot reach this server except through the proxy,
+    /// since any client can send the header.
+    #[arg(long, env = "SKW_TRUSTED_PROXY_HEADER", value_parser = parse_proxy_header)]
+    pub trusted_proxy_header: Option<String>,
+}
+
+fn parse_proxy_header(s: &str) -> Result<String, String> {
+    app::auth::client_addr::ClientAddrPolicy::new(Some(s))?;
+    Ok(s.trim().to_ascii_lowercase())
 }
 
 /// A listen address, or `off`.
@@ -309,8 +322,35 @@ mod tests {
             "role",
             "secret_key_file",
             "retention_days",
+            "trusted_proxy_header",
         ] {
             assert!(known.contains_key(key), "{key}");
         }
+    }
+
+    #[test]
+    fn the_trusted_proxy_header_is_off_unless_named() {
+        assert_eq!(ServeArgs::default().trusted_proxy_header, None);
+        let cli = Cli::try_parse_from([
+            "schedulingkit-webhooks",
+            "serve",
+            "--trusted-proxy-header",
+            "X-Forwarded-For",
+        ])
+        .unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(
+            args.trusted_proxy_header.as_deref(),
+            Some("x-forwarded-for")
+        );
+        assert!(Cli::try_parse_from([
+            "schedulingkit-webhooks",
+            "serve",
+            "--trusted-proxy-header",
+            "not a header",
+        ])
+        .is_err());
     }
 }

@@ -157,6 +157,10 @@ pub async fn start(
             gate: gate.clone(),
             api_keys: Default::default(),
             login_limiter: Default::default(),
+            client_addr: app::auth::client_addr::ClientAddrPolicy::new(
+                args.trusted_proxy_header.as_deref(),
+            )
+            .map_err(std::io::Error::other)?,
             secrets: secrets.clone(),
         };
         let router = http::router(state, &args.public_url, readiness);
@@ -165,7 +169,9 @@ pub async fn start(
             let stop = async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(listener, router)
+            // With the peer's address in every request (the per-address limits need it).
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service)
                 .with_graceful_shutdown(stop)
                 .await
             {

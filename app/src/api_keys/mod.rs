@@ -47,12 +47,13 @@ pub async fn create_api_key(#[server(default)] name: String) -> Result<NewApiKey
     crate::error::with_status(
         async move {
             let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+            let state = crate::state::app_state()?;
             let name = ssr::parse_name(&name).map_err(|e| AppError::field("name", e))?;
-            let created = ssr::create(&db, user.account_id, &name).await?;
+            let created = ssr::create(&state.db, user.account_id, &name).await?;
             if crate::webhooks::ssr::is_plain_form_post() {
-                // Without JavaScript the page is reloaded: hand the key over through the session, once.
-                ssr::stash_new_key(&created).await?;
+                // Without JavaScript the page is reloaded: hand the key over through the
+                // session, sealed, once.
+                ssr::stash_new_key(&state.secrets, &created).await?;
                 leptos_axum::redirect("/settings/api-keys");
             }
             Ok(created)
@@ -67,7 +68,7 @@ pub async fn take_new_api_key() -> Result<Option<NewApiKey>, AppError> {
     crate::error::with_status(
         async move {
             crate::auth::ssr::require_user().await?;
-            ssr::take_new_key().await
+            ssr::take_new_key(&crate::state::app_state()?.secrets).await
         }
         .await,
     )

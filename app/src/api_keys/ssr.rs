@@ -31,6 +31,7 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     if name.chars().count() > 100 {
         return Err("Use at most 100 characters for the name.".into());
     }
+    crate::domain::check_visible(name, "name")?;
     Ok(name.to_string())
 }
 
@@ -131,19 +132,45 @@ pub async fn revoke(db: &DatabaseConnection, account_id: i64, id: i64) -> Result
     Ok(())
 }
 
-pub async fn stash_new_key(key: &NewApiKey) -> Result<(), AppError> {
+/// Hands a key created by a plain form post (no JavaScript) to the page the browser is sent to
+/// next. The session row holds it sealed with the secrets key (`SKW_SECRET_KEY`), never in
+/// plain text, and only until that page takes it.
+pub async fn stash_new_key(
+    secrets: &crate::secrets::SecretBox,
+    key: &NewApiKey,
+) -> Result<(), AppError> {
+    let json = serde_json::to_string(key).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode the new key");
+        AppError::Internal
+    })?;
     crate::auth::ssr::session()
         .await?
-        .insert(NEW_KEY_SESSION_KEY, key)
+        .insert(NEW_KEY_SESSION_KEY, secrets.seal(&json))
         .await?;
     Ok(())
 }
 
-pub async fn take_new_key() -> Result<Option<NewApiKey>, AppError> {
-    Ok(crate::auth::ssr::session()
+/// The key stashed by [`stash_new_key`], removed from the session as it is read: it is shown
+/// once.
+pub async fn take_new_key(
+    secrets: &crate::secrets::SecretBox,
+) -> Result<Option<NewApiKey>, AppError> {
+    // Whatever is there goes (a key stashed in plain text by an older version included).
+    let Some(stashed) = crate::auth::ssr::session()
         .await?
-        .remove::<NewApiKey>(NEW_KEY_SESSION_KEY)
-        .await?)
+        .remove_value(NEW_KEY_SESSION_KEY)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let key = stashed
+        .as_str()
+        .and_then(|sealed| secrets.open(sealed).ok())
+        .and_then(|json| serde_json::from_str(&json).ok());
+    if key.is_none() {
+        tracing::warn!("a stashed API key could not be opened (another secrets key?)");
+    }
+    Ok(key)
 }
 
 /// How long a checked key is trusted without asking the database again. A key revoked on
@@ -203,5 +230,21 @@ impl KeyCache {
             .lock()
             .expect("key cache poisoned")
             .retain(|_, c| c.key_id != key_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_name;
+
+    #[test]
+    fn key_names_are_bounded_and_visible() {
+        assert_eq!(parse_name("  "), Ok("API key".to_string()));
+        assert_eq!(parse_name(" Production "), Ok("Production".to_string()));
+        assert!(parse_name(&"x".repeat(101)).is_err());
+        let err = parse_name("prod\u{202E}nim").unwrap_err();
+        assert!(err.contains("U+202E"), "{err}");
+        assert!(parse_name("a\u{200F}b").is_err());
+        assert!(parse_name("a\u{0000}b").is_err());
     }
 }

@@ -1,6 +1,8 @@
 //! Accounts: sign-up, log-in, log-out, and who is asking.
 
 #[cfg(feature = "ssr")]
+pub mod client_addr;
+#[cfg(feature = "ssr")]
 pub mod limiter;
 mod pages;
 #[cfg(feature = "ssr")]
@@ -21,13 +23,37 @@ pub struct CurrentUser {
     pub email: String,
 }
 
-/// Where to go after logging in: a path on this site, never another origin.
+/// Where to go after logging in: a path of this site, never another origin. Anything else —
+/// `//host`, `/\host`, a tab or line feed that a browser drops (`/\t/evil.example` becomes
+/// `//evil.example`), other whitespace or control characters — gives the default page.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
-        }
-        _ => "/settings/webhooks".to_string(),
+    const DEFAULT: &str = "/settings/webhooks";
+    let Some(n) = next else {
+        return DEFAULT.to_string();
+    };
+    let plain = n.len() <= 2048
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.chars().any(|c| {
+            c == '\\' || c.is_control() || c.is_whitespace() || crate::domain::is_format_char(c)
+        });
+    // And it must still be this site once a URL parser has read it.
+    let base = url::Url::parse("http://this-site.invalid/").expect("a valid base");
+    let same_site = plain && base.join(n).is_ok_and(|u| u.origin() == base.origin());
+    if same_site {
+        n.to_string()
+    } else {
+        DEFAULT.to_string()
+    }
+}
+
+/// "3 minutes", "45 seconds".
+#[cfg(feature = "ssr")]
+fn wait_text(wait: std::time::Duration) -> String {
+    match wait.as_secs_f64().ceil() as u64 {
+        0..=1 => "1 second".to_string(),
+        s @ 2..=59 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
     }
 }
 
@@ -53,6 +79,16 @@ pub async fn signup(email: String, password: String, next: Option<String>) -> Re
                 return Err(AppError::Invalid(errors.with_echo(echo)));
             };
             let state = crate::state::app_state()?;
+            // Counted before the (costly) password hash.
+            if let Err(wait) = state.login_limiter.signup_attempt(ssr::client_ip().await) {
+                return Err(AppError::rate_limited(
+                    format!(
+                        "Too many sign-ups from your network. Try again in {}.",
+                        wait_text(wait)
+                    ),
+                    wait,
+                ));
+            }
             let user = match ssr::create_account(&state.db, &email, &password).await {
                 Ok(user) => user,
                 Err(ssr::CreateAccountError::EmailTaken) => {
@@ -79,27 +115,30 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         async move {
             use crate::domain::FieldErrors;
             let state = crate::state::app_state()?;
-            let ip = ssr::client_ip().await;
-            if let Err(wait) = state.login_limiter.check(&email, ip) {
-                return Err(AppError::RateLimited(format!(
-                    "Too many failed log-ins. Try again in {} minutes.",
-                    wait.as_secs().div_ceil(60).max(1)
-                )));
+            // Checked and counted in one step, before the password is: concurrent guesses
+            // cannot all slip past the limit.
+            if let Err(wait) = state
+                .login_limiter
+                .login_attempt(&email, ssr::client_ip().await)
+            {
+                return Err(AppError::rate_limited(
+                    format!(
+                        "Too many log-in attempts. Try again in {}.",
+                        wait_text(wait)
+                    ),
+                    wait,
+                ));
             }
             match ssr::authenticate(&state.db, &email, &password).await? {
                 Some(user) => {
-                    state.login_limiter.succeeded(&email);
                     ssr::start_session(&user).await?;
                     leptos_axum::redirect(&safe_next(next.as_deref()));
                     Ok(())
                 }
-                None => {
-                    state.login_limiter.failed(&email, ip);
-                    Err(AppError::Invalid(
-                        FieldErrors::form("Incorrect e-mail or password.")
-                            .with_echo(vec![("email".to_string(), email)]),
-                    ))
-                }
+                None => Err(AppError::Invalid(
+                    FieldErrors::form("Incorrect e-mail or password.")
+                        .with_echo(vec![("email".to_string(), email)]),
+                )),
             }
         }
         .await,
@@ -116,4 +155,46 @@ pub async fn logout() -> Result<(), AppError> {
         }
         .await,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_path_of_this_site_or_the_default() {
+        for ok in [
+            "/settings/api-keys",
+            "/settings/webhooks/7/edit?x=1&y=%2F%2Fz",
+            "/a/b#frag",
+            "/",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "/.\\evil",
+            "https://evil.example/",
+            "evil.example",
+            "javascript:alert(1)",
+            "/settings\nSet-Cookie: x=1",
+            "/ /evil.example",
+            "/\u{00A0}/evil",
+            "/\u{202E}x",
+            "/\u{0000}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/settings/webhooks", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/settings/webhooks");
+        assert_eq!(
+            safe_next(Some(&format!("/{}", "a".repeat(3000)))),
+            "/settings/webhooks"
+        );
+    }
 }

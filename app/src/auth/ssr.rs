@@ -25,10 +25,34 @@ pub enum CreateAccountError {
     Db(#[from] DbErr),
 }
 
+/// Password hashing is bounded to as many hashes at once as the machine has cores: each
+/// argon2id hash holds 19 MiB while it runs, so 150 simultaneous sign-ups or log-ins would
+/// otherwise take gigabytes. Requests beyond that wait their turn (holding no memory).
+fn hashing_gate() -> &'static tokio::sync::Semaphore {
+    static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| tokio::sync::Semaphore::new(hashing_slots()))
+}
+
+/// How many password hashes may run at once: the machine's parallelism.
+pub fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Runs `work` (a password hash or check) on the blocking pool once a hashing slot is free.
+pub async fn with_hashing_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _slot = hashing_gate()
+        .acquire()
+        .await
+        .expect("the hashing gate is never closed");
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Hashes with argon2id (the crate's defaults: 19 MiB, 2 passes), off the async threads.
 pub async fn hash_password(password: &Password) -> String {
     let password = password.expose().to_string();
-    tokio::task::spawn_blocking(move || {
+    with_hashing_slot(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -41,7 +65,7 @@ pub async fn hash_password(password: &Password) -> String {
 
 async fn verify_password(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || {
+    with_hashing_slot(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
                 Argon2::default()
@@ -169,10 +193,55 @@ pub async fn require_user() -> Result<CurrentUser, AppError> {
     optional_user().await?.ok_or(AppError::Unauthorized)
 }
 
-/// The client's address, when the server was started with connection info.
+/// The client's address: the TCP peer's (the server runs with connection info), or what the
+/// operator's trusted proxy header says (`--trusted-proxy-header`).
 pub async fn client_ip() -> Option<std::net::IpAddr> {
-    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .ok()
-        .map(|c| c.0.ip())
+    use axum::extract::ConnectInfo;
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let policy = crate::state::app_state()
+        .map(|s| s.client_addr)
+        .unwrap_or_default();
+    policy.client_ip(&parts.headers, peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_hashes_run_at_once_than_there_are_cores() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..hashing_slots() * 4 + 3)
+            .map(|_| {
+                let (now, peak) = (now.clone(), peak.clone());
+                tokio::spawn(with_hashing_slot(move || {
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(n, Ordering::SeqCst);
+                    // Long enough that unbounded tasks would overlap.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(peak >= 1 && peak <= hashing_slots(), "peak {peak}");
+    }
+
+    #[tokio::test]
+    async fn hashes_verify() {
+        let p = Password::parse("correct horse battery").unwrap();
+        let h = hash_password(&p).await;
+        assert!(verify_password("correct horse battery", &h).await);
+        assert!(!verify_password("wrong horse battery", &h).await);
+    }
 }

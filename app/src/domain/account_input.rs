@@ -14,6 +14,10 @@ impl Email {
         if email.chars().count() > 254 {
             return Err("That e-mail address is too long (254 characters at most).".into());
         }
+        if email.chars().any(super::is_format_char) {
+            // The e-mail is the account's name on every page: it must read as what it is.
+            super::check_visible(&email, "e-mail address")?;
+        }
         let valid = match email.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -94,6 +98,9 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
+        let err = Email::parse("jane\u{202E}moc.elpmaxe@example.com").unwrap_err();
+        assert!(err.contains("U+202E"), "{err}");
+        assert!(Email::parse("ja\u{200B}ne@example.com").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod event_type;
 mod field_errors;
 mod signing_secret;
 mod target;
+mod text;
 mod webhook_draft;
 mod webhook_url;
 
@@ -20,6 +21,7 @@ pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
 pub use signing_secret::{mask as signing_secret_mask, SigningSecret};
 pub use target::{check_resolved, classify_ip, TargetPolicy};
+pub use text::{check_visible, is_format_char};
 pub use webhook_draft::{
     WebhookDraft, WebhookInput, DEFAULT_RETRY_ATTEMPTS, DEFAULT_TIMEOUT_SECS, MAX_DESCRIPTION_LEN,
     MAX_NAME_LEN,

@@ -96,8 +96,8 @@ impl WebhookDraft {
                 "name",
                 format!("Use at most {MAX_NAME_LEN} characters for the name."),
             );
-        } else if name.chars().any(char::is_control) {
-            errors.add("name", "The name cannot contain control characters.");
+        } else if let Err(e) = super::text::check_visible(&name, "name") {
+            errors.add("name", e);
         }
 
         let url = WebhookUrl::parse(&input.url, policy)
@@ -214,5 +214,26 @@ mod tests {
         assert!(WebhookDraft::parse(&i, TargetPolicy::STRICT).is_ok());
         i.retry_attempts = "-1".into();
         assert!(WebhookDraft::parse(&i, TargetPolicy::STRICT).is_err());
+    }
+
+    #[test]
+    fn names_with_bidi_or_invisible_characters_are_refused() {
+        for name in [
+            "Payroll\u{202E}exe.js",
+            "CRM\u{200B}sync",
+            "\u{2066}CRM\u{2069}",
+        ] {
+            let mut i = valid();
+            i.name = name.into();
+            let e = WebhookDraft::parse(&i, TargetPolicy::STRICT).unwrap_err();
+            let msg = e
+                .get("name")
+                .unwrap_or_else(|| panic!("{name:?} accepted: {e:?}"));
+            assert!(msg.contains("invisible formatting character"), "{msg}");
+            assert_eq!(e.errors.len(), 1, "only the name is wrong: {e:?}");
+        }
+        let mut i = valid();
+        i.name = "Réservations → CRM".into();
+        assert!(WebhookDraft::parse(&i, TargetPolicy::STRICT).is_ok());
     }
 }

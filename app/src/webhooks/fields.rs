@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::components::FieldError;
+use crate::components::{escape_text, FieldError};
 use crate::domain::{
     EventFamily, EventType, FieldErrors, WebhookInput, MAX_DESCRIPTION_LEN, MAX_NAME_LEN,
 };
@@ -123,8 +123,11 @@ pub fn WebhookFields(
         </div>
         <div class="field">
             <label for="description">"Description " <span class="optional">"(optional)"</span></label>
+            // The text as the element's escaped content: raw children would be written into
+            // the page unescaped (see `components::text`).
             <textarea id="description" name="description" rows="2" maxlength=MAX_DESCRIPTION_LEN.to_string()
-                aria-invalid=invalid("description") aria-describedby="description-error">{initial.description}</textarea>
+                aria-invalid=invalid("description") aria-describedby="description-error"
+                inner_html=escape_text(&initial.description)></textarea>
             <FieldError errors=errors field="description"/>
         </div>
     }

@@ -2,6 +2,7 @@
 //! only, no cookies), and health.
 
 pub mod api;
+mod forms;
 mod guard;
 pub mod security;
 mod unavailable;
@@ -100,7 +101,9 @@ pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(guard::page_access))
+        .layer(axum::middleware::from_fn(forms::form_errors))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(security::private_no_store))
         .layer(axum::middleware::from_fn_with_state(
             (state.storage.clone(), state.db.clone()),
             unavailable::storage_page,

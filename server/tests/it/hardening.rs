@@ -114,7 +114,7 @@ async fn failed_log_ins_are_limited(app: TestApp) {
         .text()
         .await
         .unwrap()
-        .contains("Too many failed log-ins"));
+        .contains("Too many log-in attempts"));
     // …while other accounts are not.
     let res = c
         .call(

@@ -17,4 +17,5 @@ mod log;
 mod logs;
 mod ops;
 mod storage;
+mod web_hardening;
 mod webhooks;

@@ -85,8 +85,8 @@ impl From<app::error::AppError> for ApiError {
             AppError::NotFound => ApiError::not_found(),
             AppError::Unauthorized => ApiError::unauthorized("Not allowed."),
             AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            AppError::RateLimited(m) => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", m)
+            AppError::RateLimited { message, .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
             }
             AppError::Unavailable => ApiError::storage_unavailable(),
             other => ApiError::internal(other),
