@@ -3,7 +3,7 @@
 //! duplicates come only from what the dead process had in flight: a process holds at most
 //! `SKW_WORKERS` deliveries sent but not yet recorded, so that is the bound asserted.
 
-use crate::common::process::{cli, serve_with};
+use crate::common::process::{account_with_key, serve_with};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -58,16 +58,7 @@ async fn receiver_and_key(db: &str) -> (Arc<Mutex<Seen>>, String, String) {
         .with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    cli(db, &["migrate"], "");
-    let email = "cluster@example.com";
-    cli(
-        db,
-        &["account", "create", "--email", email],
-        "a long password\n",
-    );
-    let key = cli(db, &["api-key", "create", "--account", email], "")
-        .trim()
-        .to_string();
+    let key = account_with_key(db, "cluster@example.com");
     (seen, hook_url, key)
 }
 
