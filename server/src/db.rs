@@ -103,23 +103,28 @@ async fn sqlite_pool(
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(STORAGE_WAIT)
         .foreign_keys(true);
-    let mut pool = opts
+    let pool = opts
         .sqlx_pool_options::<sqlx::Sqlite>()
-        .after_release(|conn, _| Box::pin(release_only_clean(conn)));
-    if let Some(limit) = page_limit {
-        pool = pool.before_acquire(move |conn, _| {
-            let pragma = limit.pragma();
+        .before_acquire(move |conn, _| {
+            let pragma = page_limit.as_ref().map(PageLimit::pragma);
             Box::pin(async move {
-                sqlx::Executor::execute(&mut *conn, pragma.as_str()).await?;
+                if !outside_any_transaction(conn) {
+                    return Ok(false);
+                }
+                if let Some(pragma) = pragma {
+                    sqlx::Executor::execute(&mut *conn, pragma.as_str()).await?;
+                }
                 Ok(true)
             })
-        });
-    }
-    let pool = pool.connect_with(sqlite).await.map_err(conn_err)?;
+        })
+        .connect_with(sqlite)
+        .await
+        .map_err(conn_err)?;
     Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
-/// Keeps a SQLite connection in the pool only when it is outside any transaction.
+/// Hands out a pooled SQLite connection only when it is outside any transaction; the pool
+/// closes it otherwise and opens a fresh one.
 ///
 /// sqlx counts a connection's transaction depth itself. When SQLite rolls a transaction back
 /// on its own (it does on `SQLITE_FULL` and some I/O errors), the `ROLLBACK` sqlx then sends
@@ -129,15 +134,17 @@ async fn sqlite_pool(
 /// locked" for everybody else until a restart). A connection that is still counted as in a
 /// transaction once the pending rollback has run is closed instead (closing rolls back);
 /// the pool opens a fresh one.
-async fn release_only_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
-    // Runs after any rollback still queued on the connection (an in-process round trip to
-    // the connection's thread).
-    conn.ping().await?;
+///
+/// Checked when the connection is taken from the pool: by then sqlx has pinged it twice (on
+/// release and before acquiring), so any rollback queued on it has run and the count is
+/// final — and the check costs no round trip. (The connection cannot hold the lock before:
+/// that takes its next, SAVEPOINT, transaction.)
+fn outside_any_transaction(conn: &sqlx::SqliteConnection) -> bool {
     if conn.is_in_transaction() {
         tracing::warn!("closing a database connection left inside a transaction");
-        return Ok(false);
+        return false;
     }
-    Ok(true)
+    true
 }
 
 fn conn_err(e: sqlx::Error) -> DbErr {

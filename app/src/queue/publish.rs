@@ -247,9 +247,10 @@ async fn write_batch(
         fill_repeats(answers, &repeats);
         return Ok(());
     }
-    // The targets are read inside the transaction that writes the deliveries (on PostgreSQL
-    // locked against deletes until it commits), so a webhook deleted meanwhile is either
-    // still there or not a target: it never breaks the batch's foreign keys.
+    // The targets are read inside the transaction that writes the deliveries (on SQLite, which
+    // holds the write lock from the start, so nobody can delete one meanwhile). On PostgreSQL
+    // a webhook deleted between the read and the insert breaks the foreign key, and the
+    // batch is written again (`is_write_race`) with the targets as they are then.
     let _turn = gate.enter().await;
     let txn = db.begin().await?;
     super::sql::write_lock_first(&txn).await?;
@@ -369,16 +370,6 @@ async fn resolve_targets(
     reqs: &[PublishRequest],
     to_write: &[usize],
 ) -> Result<Vec<Option<Vec<i64>>>, DbErr> {
-    use sea_orm::sea_query::LockType;
-    use sea_orm::QuerySelect;
-    let pg = txn.get_database_backend() == sea_orm::DbBackend::Postgres;
-    let locked = |q: sea_orm::Select<webhook::Entity>| {
-        if pg {
-            q.lock(LockType::KeyShare)
-        } else {
-            q
-        }
-    };
     let mut accounts: Vec<i64> = to_write
         .iter()
         .filter(|&&i| reqs[i].targets == Targets::Subscribed)
@@ -388,13 +379,11 @@ async fn resolve_targets(
     accounts.dedup();
     let mut active: HashMap<i64, Vec<(i64, EventSet)>> = HashMap::new();
     if !accounts.is_empty() {
-        for w in locked(
-            webhook::Entity::find()
-                .filter(webhook::Column::AccountId.is_in(accounts))
-                .filter(webhook::Column::Active.eq(true)),
-        )
-        .all(txn)
-        .await?
+        for w in webhook::Entity::find()
+            .filter(webhook::Column::AccountId.is_in(accounts))
+            .filter(webhook::Column::Active.eq(true))
+            .all(txn)
+            .await?
         {
             active
                 .entry(w.account_id)
@@ -418,13 +407,11 @@ async fn resolve_targets(
                     })
                     .unwrap_or_default(),
             ),
-            Targets::Only(id) => locked(
-                webhook::Entity::find_by_id(id)
-                    .filter(webhook::Column::AccountId.eq(req.account_id)),
-            )
-            .one(txn)
-            .await?
-            .map(|w| vec![w.id]),
+            Targets::Only(id) => webhook::Entity::find_by_id(id)
+                .filter(webhook::Column::AccountId.eq(req.account_id))
+                .one(txn)
+                .await?
+                .map(|w| vec![w.id]),
         });
     }
     Ok(out)

@@ -94,7 +94,6 @@ pub async fn record_attempts(
     let now = crate::entities::now_ms();
     let _turn = gate.enter().await;
     let txn = db.begin().await?;
-    lock_webhooks(&txn, outcomes).await?;
     let held_ids = advance(&txn, outcomes, now).await?;
     let others: Vec<Uuid> = outcomes
         .iter()
@@ -159,35 +158,6 @@ pub async fn record_attempts(
     update_health(&txn, &finals, now, rule).await?;
     txn.commit().await?;
     Ok(recorded)
-}
-
-/// PostgreSQL: takes the batch's webhooks `FOR KEY SHARE` before anything else, in id order.
-/// A webhook's delete locks the webhook and then its deliveries; taking the webhook first here
-/// too (the same order) means the two wait for each other instead of deadlocking (the
-/// recorder otherwise held the deliveries and then waited for the webhook to count and judge
-/// its health).
-async fn lock_webhooks(
-    txn: &DatabaseTransaction,
-    outcomes: &[AttemptOutcome],
-) -> Result<(), DbErr> {
-    if txn.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let mut ids: Vec<i64> = outcomes.iter().map(|o| o.webhook_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    // Integers only: safe to inline.
-    txn.execute(stmt(
-        DbBackend::Postgres,
-        &format!(
-            "SELECT id FROM webhooks WHERE id IN ({}) ORDER BY id FOR KEY SHARE",
-            list.join(",")
-        ),
-        vec![],
-    ))
-    .await?;
-    Ok(())
 }
 
 /// Which of `ids` still exist; on PostgreSQL they are locked (`FOR KEY SHARE`) until the

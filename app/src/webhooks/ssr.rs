@@ -240,8 +240,20 @@ pub async fn enable(
     Ok(active.update(db).await?)
 }
 
+/// Deletes a webhook with its deliveries and attempts: the deliveries first, then the webhook,
+/// in one transaction — the order in which the recorder takes them (a delivery's row, then its
+/// webhook's counters), so that a delete and a recording wait for each other instead of
+/// deadlocking (PostgreSQL).
 pub async fn delete(db: &DatabaseConnection, model: webhook::Model) -> Result<(), AppError> {
-    webhook::Entity::delete_by_id(model.id).exec(db).await?;
+    use crate::entities::delivery;
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    delivery::Entity::delete_many()
+        .filter(delivery::Column::WebhookId.eq(model.id))
+        .exec(&txn)
+        .await?;
+    webhook::Entity::delete_by_id(model.id).exec(&txn).await?;
+    txn.commit().await?;
     Ok(())
 }
 
