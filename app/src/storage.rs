@@ -5,7 +5,7 @@
 //! * [`is_unavailable`] classifies a [`DbErr`]: these errors are the storage's, not the
 //!   request's, and retrying later is the cure (`503 storage_unavailable` + `Retry-After`).
 //! * [`StorageHealth`] is set by every part that meets such an error (publishing, recording
-//!   attempts, claiming, `/readyz`, a page that failed) and cleared only by [`probe`], which
+//!   attempts, claiming, `/readyz`, a page that failed) and cleared only by [`StorageHealth::probe`], which
 //!   the server runs every second while storage is failing. A small write that happens to fit
 //!   (an attempt row in a page with room) does not end an outage that refuses new pages; the
 //!   probe's 8 KiB row needs new pages, as a real publish does.
@@ -91,12 +91,12 @@ pub struct Outage {
 }
 
 impl StorageHealth {
-    /// Notes the result of a probe: a storage fault starts (or continues) an outage, a success
-    /// ends it; other errors say nothing about the storage.
-    pub fn observe<T>(&self, result: &Result<T, DbErr>) {
-        match result {
-            Ok(_) => self.recovered(),
-            Err(e) => self.observe_err(e),
+    /// Writes and deletes the probe row: a success ends an outage, a storage fault starts (or
+    /// continues) one; other errors say nothing about the storage.
+    pub async fn probe(&self, db: &DatabaseConnection) {
+        match probe(db).await {
+            Ok(()) => self.recovered(),
+            Err(e) => self.observe_err(&e),
         }
     }
 
@@ -160,7 +160,7 @@ impl StorageHealth {
 
 /// Writes and deletes one row of 8 KiB in a transaction: succeeds only if the database is
 /// reachable, writable and has room for new pages.
-pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
+async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
@@ -200,16 +200,16 @@ mod tests {
     fn an_outage_starts_once_and_ends_with_a_success() {
         let h = StorageHealth::default();
         assert_eq!(h.failing(), None);
-        h.observe::<()>(&Err(DbErr::Conn(RuntimeErr::Internal("refused".into()))));
+        h.observe_err(&DbErr::Conn(RuntimeErr::Internal("refused".into())));
         let first = h.failing().expect("failing");
-        h.observe::<()>(&Err(DbErr::Conn(RuntimeErr::Internal("again".into()))));
+        h.observe_err(&DbErr::Conn(RuntimeErr::Internal("again".into())));
         let second = h.failing().expect("still failing");
         assert_eq!(first.since_ms, second.since_ms);
         assert!(second.error.contains("again"));
         // A constraint error says nothing about the storage.
-        h.observe::<()>(&Err(DbErr::Custom("constraint".into())));
+        h.observe_err(&DbErr::Custom("constraint".into()));
         assert!(h.failing().is_some());
-        h.observe(&Ok(()));
+        h.recovered();
         assert_eq!(h.failing(), None);
     }
 }

@@ -238,7 +238,7 @@ pub async fn start(
                     _ = rx.wait_for(|stop| *stop) => return,
                 }
                 if health.failing().is_some() {
-                    health.observe(&app::storage::probe(&db).await);
+                    health.probe(&db).await;
                 }
             }
         });

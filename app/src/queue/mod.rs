@@ -20,9 +20,7 @@ mod wakeup;
 
 pub use claim::{claim_due, load_jobs, next_due_at, release, Claimed, Job, Room};
 pub use gate::WriteGate;
-pub use publish::{
-    publish, publish_batch, PublishError, PublishRequest, Published, Publisher, Targets,
-};
+pub use publish::{publish_batch, PublishError, PublishRequest, Published, Publisher, Targets};
 pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, Recorded, HOUR_MS};
 pub use redeliver::{resend, Resend};
 pub use sample::sample_booking;

@@ -77,26 +77,14 @@ struct Body<'a> {
     data: &'a Value,
 }
 
-/// Records an event and its deliveries in one transaction, then wakes the dispatcher. Once this
-/// returns `Ok`, the deliveries survive a crash of the process.
-pub async fn publish(
-    db: &DatabaseConnection,
-    gate: &WriteGate,
-    wakeup: &Wakeup,
-    req: PublishRequest,
-) -> Result<Published, PublishError> {
-    publish_batch(db, gate, wakeup, vec![req])
-        .await
-        .pop()
-        .expect("one answer per request")
-}
-
-/// Publishes many events with one transaction (group commit): the same result per request as
-/// [`publish`], for a fraction of the database round trips.
+/// Records events and their deliveries, one transaction for the batch (group commit), then
+/// wakes the dispatcher. Once a request's answer is `Ok`, its deliveries survive a crash of the
+/// process. A storage fault is noted in `health`.
 pub async fn publish_batch(
     db: &DatabaseConnection,
     gate: &WriteGate,
     wakeup: &Wakeup,
+    health: &crate::storage::StorageHealth,
     reqs: Vec<PublishRequest>,
 ) -> Vec<Result<Published, PublishError>> {
     let mut answers: Vec<Option<Result<Published, PublishError>>> =
@@ -145,6 +133,7 @@ pub async fn publish_batch(
         Err(e) => {
             let storage = crate::storage::is_unavailable(&e);
             tracing::error!(error = %e, n = reqs.len(), storage, "publishing failed");
+            health.observe_err(&e);
             for a in answers.iter_mut().filter(|a| a.is_none()) {
                 *a = Some(Err(if storage {
                     PublishError::StorageUnavailable
@@ -474,13 +463,7 @@ impl Publisher {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (reqs, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-                let answers = publish_batch(&db, &gate, &wakeup, reqs).await;
-                if answers
-                    .iter()
-                    .any(|a| matches!(a, Err(PublishError::StorageUnavailable)))
-                {
-                    health.failed(&DbErr::Custom("publishing: storage unavailable".into()));
-                }
+                let answers = publish_batch(&db, &gate, &wakeup, &health, reqs).await;
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(answer);
                 }

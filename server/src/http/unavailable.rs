@@ -29,7 +29,7 @@ pub async fn storage_page(
     if res.status() == StatusCode::INTERNAL_SERVER_ERROR && navigation {
         if health.failing().is_none() {
             // Was it the storage? One probe write tells (a 500 is rare; this is cheap then).
-            health.observe(&app::storage::probe(&db).await);
+            health.probe(&db).await;
         }
         if health.failing().is_some() {
             return page();
