@@ -36,6 +36,53 @@ pub fn is_unavailable(e: &DbErr) -> bool {
     }
 }
 
+/// Whether `e` is a transaction the database failed to break a race between writers
+/// (PostgreSQL: deadlock `40P01`, serialization failure `40001`). Nothing is wrong with the
+/// statement or the storage: the same transaction run again succeeds ([`retry_conflicts`]).
+pub fn is_conflict(e: &DbErr) -> bool {
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db))) => {
+            db.code().is_some_and(|code| conflict_code(&code))
+        }
+        _ => false,
+    }
+}
+
+fn conflict_code(code: &str) -> bool {
+    code == "40P01" || code == "40001"
+}
+
+/// How many times [`retry_conflicts`] runs a transaction that keeps losing races.
+pub const CONFLICT_TRIES: u32 = 4;
+
+/// Runs `op` (a whole transaction) again when it fails with a [conflict](is_conflict), after a
+/// short random pause, up to [`CONFLICT_TRIES`] times in all; any other result is returned as
+/// it is. `what` names the transaction in the log.
+pub async fn retry_conflicts<T, Fut>(what: &str, mut op: impl FnMut() -> Fut) -> Result<T, DbErr>
+where
+    Fut: std::future::Future<Output = Result<T, DbErr>>,
+{
+    let mut tries = 1;
+    loop {
+        match op().await {
+            Err(e) if is_conflict(&e) && tries < CONFLICT_TRIES => {
+                tracing::warn!(error = %e, what, tries, "transaction lost a race; running it again");
+                // 5–10 ms, then 10–20, 20–40: the other side has usually finished by then.
+                let base = 5u64 << (tries - 1);
+                let jitter = u64::from(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.subsec_nanos()),
+                ) % base;
+                tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 fn sqlx_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
@@ -194,6 +241,8 @@ mod tests {
         for code in ["19", "787", "2067", "23503", "23505", "42601", "40001"] {
             assert!(!unavailable_code(code), "{code}");
         }
+        assert!(conflict_code("40P01") && conflict_code("40001"));
+        assert!(!conflict_code("23505") && !conflict_code("40002"));
     }
 
     #[test]

@@ -169,7 +169,9 @@ async fn existing(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashSet<Uui
         return Ok(found);
     }
     let backend = txn.get_database_backend();
-    for chunk in pow2_chunks(ids, 256) {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    for chunk in pow2_chunks(&ids, 256) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let lock = if backend == DbBackend::Postgres {
             " FOR KEY SHARE"
@@ -177,7 +179,7 @@ async fn existing(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashSet<Uui
             ""
         };
         let sql = format!(
-            "SELECT id FROM deliveries WHERE id IN ({}){lock}",
+            "SELECT id FROM deliveries WHERE id IN ({}) ORDER BY id{lock}",
             placeholders.join(",")
         );
         let values: Vec<Value> = chunk.iter().map(|id| (*id).into()).collect();
@@ -198,7 +200,11 @@ async fn advance(
     let backend = txn.get_database_backend();
     let pg = backend == DbBackend::Postgres;
     let mut held = HashSet::with_capacity(outcomes.len());
-    for chunk in pow2_chunks(outcomes, 256) {
+    // Rows are taken in id order, as a webhook's delete locks them (PostgreSQL), so that the
+    // two cannot deadlock.
+    let mut sorted: Vec<&AttemptOutcome> = outcomes.iter().collect();
+    sorted.sort_unstable_by_key(|o| o.delivery_id);
+    for chunk in pow2_chunks(&sorted, 256) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
         let mut rows = Vec::with_capacity(chunk.len());
         for (r, o) in chunk.iter().enumerate() {

@@ -24,14 +24,16 @@ pub async fn prune(
     loop {
         let deleted = {
             let _turn = gate.enter().await;
-            db.execute(stmt(
-                backend,
-                "DELETE FROM events WHERE id IN ( \
-                   SELECT e.id FROM events e WHERE e.created_at < $1 \
-                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') \
-                   ORDER BY e.created_at LIMIT $2)",
-                vec![cutoff.into(), BATCH.into()],
-            ))
+            crate::storage::retry_conflicts("prune old events", || {
+                db.execute(stmt(
+                    backend,
+                    "DELETE FROM events WHERE id IN ( \
+                       SELECT e.id FROM events e WHERE e.created_at < $1 \
+                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') \
+                       ORDER BY e.created_at LIMIT $2)",
+                    vec![cutoff.into(), BATCH.into()],
+                ))
+            })
             .await?
             .rows_affected()
         };

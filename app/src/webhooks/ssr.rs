@@ -241,20 +241,33 @@ pub async fn enable(
 }
 
 /// Deletes a webhook with its deliveries and attempts: the deliveries first, then the webhook,
-/// in one transaction — the order in which the recorder takes them (a delivery's row, then its
-/// webhook's counters), so that a delete and a recording wait for each other instead of
-/// deadlocking (PostgreSQL).
+/// in one transaction — the order in which the recorder takes them (delivery rows, then its
+/// webhook's counters). On PostgreSQL the delivery rows are locked in id order first, as the
+/// recorder updates them, so a delete and a recording wait for each other instead of
+/// deadlocking; a deadlock with any other writer is broken by the database and the delete
+/// runs again ([`storage::retry_conflicts`](crate::storage::retry_conflicts)).
 pub async fn delete(db: &DatabaseConnection, model: webhook::Model) -> Result<(), AppError> {
-    use crate::entities::delivery;
-    use sea_orm::TransactionTrait;
+    crate::storage::retry_conflicts("delete a webhook", || delete_once(db, model.id)).await?;
+    Ok(())
+}
+
+async fn delete_once(db: &DatabaseConnection, webhook_id: i64) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
     let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.query_all(crate::queue::sql::stmt(
+            DbBackend::Postgres,
+            "SELECT id FROM deliveries WHERE webhook_id = $1 ORDER BY id FOR UPDATE",
+            vec![webhook_id.into()],
+        ))
+        .await?;
+    }
     delivery::Entity::delete_many()
-        .filter(delivery::Column::WebhookId.eq(model.id))
+        .filter(delivery::Column::WebhookId.eq(webhook_id))
         .exec(&txn)
         .await?;
-    webhook::Entity::delete_by_id(model.id).exec(&txn).await?;
-    txn.commit().await?;
-    Ok(())
+    webhook::Entity::delete_by_id(webhook_id).exec(&txn).await?;
+    txn.commit().await
 }
 
 /// A new secret; the old one keeps signing (as the previous secret) for 24 hours.

@@ -439,7 +439,8 @@ async fn record_loop(
 /// Records a batch of outcomes: fails only on a storage fault, and then keeps what is still
 /// to be written, so that calling [`Recording::run`] again writes each outcome once.
 ///
-/// Any other error (a constraint, a value the database refuses) splits the failing part in
+/// A transaction that lost a race with another writer (a deadlock the database broke) is run
+/// again as it is. Any other error (a constraint, a value the database refuses) splits the failing part in
 /// halves that are recorded separately, so one bad outcome cannot hold up the others; an
 /// outcome that fails alone is dropped with an error line (its delivery is sent again when its
 /// lease ends).
@@ -465,7 +466,11 @@ impl<'a> Recording<'a> {
             if part.is_empty() {
                 continue;
             }
-            match queue::record_attempts(db, gate, part, rule).await {
+            let recorded = app::storage::retry_conflicts("record attempts", || {
+                queue::record_attempts(db, gate, part, rule)
+            })
+            .await;
+            match recorded {
                 Ok(recorded) => {
                     let taken = recorded
                         .iter()

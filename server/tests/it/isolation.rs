@@ -227,8 +227,82 @@ async fn chaos_of_one_account_leaves_the_other_alone(app: TestApp) {
     stops_within_its_grace(app).await;
 }
 
+/// PostgreSQL: a webhook's delete that meets another writer holding its deliveries in the
+/// other order (a deadlock, which the database breaks by failing one side) is tried again: the
+/// owner sees 204, not 500. The old delete answered 500 (`deadlock detected`).
+async fn a_delete_that_meets_a_deadlock_is_retried(app: TestApp) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    if app.backend != crate::common::Backend::Postgres {
+        app.stop().await; // SQLite has one writer at a time: no deadlock to meet.
+        return;
+    }
+    let rx = Receiver::start().await;
+    let a = Api::new(&app, "a@example.com").await;
+    let id = a.create_webhook(&rx.url("ok")).await;
+    for n in 0..2 {
+        assert_eq!(a.publish("booking.created", json!({ "n": n })).await.0, 202);
+    }
+    let mut ids: Vec<uuid::Uuid> = app::entities::delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 2);
+    let touch = |id: uuid::Uuid| {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE deliveries SET attempt_count = attempt_count WHERE id = $1",
+            [id.into()],
+        )
+    };
+    // Another writer holds the newer delivery…
+    let other = app.db.begin().await.unwrap();
+    other.execute(touch(ids[1])).await.unwrap();
+    let delete = {
+        let a = a.clone();
+        tokio::spawn(async move { a.delete(&format!("/api/v1/webhooks/{id}")).await })
+    };
+    wait_for(
+        "the delete to wait for a lock",
+        Duration::from_secs(10),
+        async || {
+            let row = app
+                .db
+                .query_one(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap() > 0
+        },
+    )
+    .await;
+    // …and then wants the older one, which the delete took first.
+    let _ = other.execute(touch(ids[0])).await;
+    let _ = other.commit().await;
+    let (status, body) = delete.await.unwrap();
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(a.get(&format!("/api/v1/webhooks/{id}")).await.0, 404);
+    assert_eq!(
+        app::entities::delivery::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    app.stop().await;
+}
+
 backend_tests!(
     a_delete_in_flight_does_not_halt_other_accounts,
     an_attempt_of_a_deleted_delivery_is_dropped,
     chaos_of_one_account_leaves_the_other_alone,
+    a_delete_that_meets_a_deadlock_is_retried,
 );
