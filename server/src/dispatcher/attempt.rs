@@ -5,10 +5,12 @@
 use app::domain::signing::{seed_signature, standard_signature};
 use app::domain::{SigningSecret, TargetPolicy, WebhookUrl};
 use app::queue::{AttemptOutcome, Job, Next};
+use app::secrets::SecretBox;
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 use url::Host;
 
+use super::attempt_error::AttemptError;
 use super::retry::{parse_retry_after, RetrySchedule};
 
 pub const USER_AGENT: &str = concat!("SchedulingKit-Webhooks/", env!("CARGO_PKG_VERSION"));
@@ -26,9 +28,36 @@ pub struct Prepared {
     pub blocked: Option<String>,
 }
 
+/// A job's signing secrets, opened: what signs its request. The job itself keeps the sealed
+/// text it was loaded with; the opened secrets live only here, for one attempt.
+#[derive(Clone, Debug)]
+pub struct OpenedSecrets {
+    /// The current secret, or why it cannot sign (it does not open with this key, or it is
+    /// not a signing secret): the attempt is then blocked rather than sent unsigned.
+    current: Result<SigningSecret, String>,
+    /// The previous secret, while a rotation's overlap lasts.
+    previous: Option<SigningSecret>,
+}
+
+impl OpenedSecrets {
+    pub fn open(job: &Job, secrets: &SecretBox, now_ms: i64) -> OpenedSecrets {
+        let current = secrets
+            .open(&job.secret)
+            .map_err(|e| e.to_string())
+            .and_then(|plain| SigningSecret::parse(&plain));
+        let previous = job
+            .previous_secret
+            .as_deref()
+            .filter(|_| job.previous_secret_expires_at.is_some_and(|t| t > now_ms))
+            .and_then(|sealed| secrets.open(sealed).ok())
+            .and_then(|plain| SigningSecret::parse(&plain).ok());
+        OpenedSecrets { current, previous }
+    }
+}
+
 /// Builds the exact request: the stored body, the seed's headers and the Standard Webhooks ones.
 /// During a rotation's overlap the previous secret signs too (see the README).
-pub fn prepare(job: &Job, policy: TargetPolicy, now_ms: i64) -> Prepared {
+pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms: i64) -> Prepared {
     let delivery_id = job.delivery_id.to_string();
     let timestamp = now_ms / 1000;
     let body = job.body.as_bytes();
@@ -40,21 +69,16 @@ pub fn prepare(job: &Job, policy: TargetPolicy, now_ms: i64) -> Prepared {
     ];
     let mut blocked = None;
     let mut standard = Vec::new();
-    match SigningSecret::parse(&job.secret) {
+    match &secrets.current {
         Ok(secret) => {
-            headers.push(("x-webhook-signature", seed_signature(&secret, body)));
-            standard.push(standard_signature(&secret, &delivery_id, timestamp, body));
+            headers.push(("x-webhook-signature", seed_signature(secret, body)));
+            standard.push(standard_signature(secret, &delivery_id, timestamp, body));
         }
         Err(e) => blocked = Some(format!("the webhook's signing secret is unusable: {e}")),
     }
-    let previous = job
-        .previous_secret
-        .as_deref()
-        .filter(|_| job.previous_secret_expires_at.is_some_and(|t| t > now_ms))
-        .and_then(|s| SigningSecret::parse(s).ok());
-    if let Some(prev) = previous {
-        headers.push(("x-webhook-signature-previous", seed_signature(&prev, body)));
-        standard.push(standard_signature(&prev, &delivery_id, timestamp, body));
+    if let Some(prev) = &secrets.previous {
+        headers.push(("x-webhook-signature-previous", seed_signature(prev, body)));
+        standard.push(standard_signature(prev, &delivery_id, timestamp, body));
     }
     headers.push(("webhook-id", delivery_id));
     headers.push(("webhook-timestamp", timestamp.to_string()));
@@ -96,8 +120,7 @@ pub enum CallResult {
         duration: Duration,
     },
     Error {
-        kind: &'static str,
-        message: String,
+        error: AttemptError,
         duration: Duration,
     },
 }
@@ -127,8 +150,7 @@ pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> C
     let started = Instant::now();
     if let Some(reason) = &p.blocked {
         return CallResult::Error {
-            kind: "blocked",
-            message: reason.clone(),
+            error: AttemptError::Blocked(reason.clone()),
             duration: started.elapsed(),
         };
     }
@@ -159,18 +181,13 @@ pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> C
     };
     match tokio::time::timeout(p.timeout, exchange).await {
         Err(_) => CallResult::Error {
-            kind: "timeout",
-            message: format!("no complete answer within {} s", p.timeout.as_secs()),
+            error: AttemptError::timed_out(p.timeout),
             duration: started.elapsed(),
         },
-        Ok(Err(e)) => {
-            let (kind, message) = classify(&e);
-            CallResult::Error {
-                kind,
-                message,
-                duration: started.elapsed(),
-            }
-        }
+        Ok(Err(e)) => CallResult::Error {
+            error: AttemptError::from_reqwest(&e),
+            duration: started.elapsed(),
+        },
         Ok(Ok((status, headers, body, retry_after))) => CallResult::Response {
             status,
             headers,
@@ -179,43 +196,6 @@ pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> C
             duration: started.elapsed(),
         },
     }
-}
-
-/// Names a transport error by what failed: `timeout`, `blocked`, `dns`, `tls`, `connect`, `io`.
-fn classify(e: &reqwest::Error) -> (&'static str, String) {
-    let mut chain = Vec::new();
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(err) = source {
-        chain.push(err.to_string());
-        source = err.source();
-    }
-    let detail = chain.last().cloned().unwrap_or_default();
-    let all = chain.join(": ").to_lowercase();
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if all.contains("blocked:") {
-        "blocked"
-    } else if all.contains("dns error")
-        || all.contains("failed to lookup")
-        || all.contains("name or service not known")
-    {
-        "dns"
-    } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
-        "tls"
-    } else if e.is_connect() {
-        "connect"
-    } else {
-        "io"
-    };
-    let message = match kind {
-        "blocked" => chain
-            .iter()
-            .find(|m| m.starts_with("blocked:"))
-            .cloned()
-            .unwrap_or(detail),
-        _ => detail,
-    };
-    (kind, message)
 }
 
 /// Decides what the attempt means and builds its record.
@@ -279,33 +259,29 @@ pub fn handle(
                 .unwrap_or_default(),
             );
             outcome.response_body = Some(body);
-            if (200..300).contains(&status) {
+            let Some(error) = AttemptError::from_status(status) else {
                 outcome.next = Next::Succeeded;
                 return outcome;
-            }
-            let (kind, message) = if (300..400).contains(&status) {
-                (
-                    "redirect",
-                    format!("HTTP {status}: redirects are not followed"),
-                )
-            } else {
-                ("status", format!("HTTP {status}"))
             };
-            outcome.error_kind = Some(kind);
-            outcome.error_message = Some(message);
             let delay = match (status, retry_after) {
                 (429 | 503, Some(asked)) => schedule.honour_retry_after(asked),
                 _ => default_delay,
             };
-            outcome.next = retry_at(delay).map_or(Next::Failed, Next::RetryAt);
+            fail(&mut outcome, error, retry_at(delay));
         }
-        CallResult::Error { kind, message, .. } => {
-            outcome.error_kind = Some(kind);
-            outcome.error_message = Some(message);
-            outcome.next = retry_at(default_delay).map_or(Next::Failed, Next::RetryAt);
-        }
+        CallResult::Error { error, .. } => fail(&mut outcome, error, retry_at(default_delay)),
     }
     outcome
+}
+
+/// Records the failure, and the next try if there is one and the error is worth one.
+fn fail(outcome: &mut AttemptOutcome, error: AttemptError, retry_at: Option<i64>) {
+    outcome.next = match retry_at {
+        Some(at) if error.is_retryable() => Next::RetryAt(at),
+        _ => Next::Failed,
+    };
+    outcome.error_kind = Some(error.as_str());
+    outcome.error_message = Some(error.message());
 }
 
 fn duration_ms(r: &CallResult) -> i64 {
@@ -313,5 +289,87 @@ fn duration_ms(r: &CallResult) -> i64 {
         CallResult::Response { duration, .. } | CallResult::Error { duration, .. } => {
             duration.as_millis() as i64
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(secret: String, previous: Option<String>, previous_until: i64) -> Job {
+        Job {
+            delivery_id: uuid::Uuid::now_v7(),
+            lease_token: 1,
+            attempt_count: 0,
+            webhook_id: 1,
+            event_type: "booking.created".into(),
+            body: "{}".into(),
+            event_created_at: 0,
+            url: "http://127.0.0.1:9/hook".into(),
+            secret,
+            previous_secret: previous,
+            previous_secret_expires_at: Some(previous_until),
+            timeout_secs: 5,
+            retry_attempts: 0,
+            manual: false,
+        }
+    }
+
+    fn header<'a>(p: &'a Prepared, name: &str) -> Option<&'a str> {
+        p.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn the_opened_secrets_sign_and_the_job_keeps_the_sealed_ones() {
+        let key = SecretBox::from_key(&SecretBox::random_key());
+        let (current, previous) = (SigningSecret::generate(), SigningSecret::generate());
+        let job = job(
+            key.seal(current.expose()),
+            Some(key.seal(previous.expose())),
+            2_000,
+        );
+        let sealed = (job.secret.clone(), job.previous_secret.clone());
+        let opened = OpenedSecrets::open(&job, &key, 1_000);
+        let p = prepare(&job, &opened, TargetPolicy::INSECURE, 1_000);
+        assert_eq!(p.blocked, None);
+        assert_eq!(
+            header(&p, "x-webhook-signature"),
+            Some(seed_signature(&current, b"{}").as_str())
+        );
+        assert_eq!(
+            header(&p, "x-webhook-signature-previous"),
+            Some(seed_signature(&previous, b"{}").as_str())
+        );
+        assert_eq!((job.secret.clone(), job.previous_secret.clone()), sealed);
+        assert!(job.secret.starts_with("enc:v1:"));
+        // Nothing of the opened secrets shows in a debug print.
+        let printed = format!("{opened:?}");
+        assert!(!printed.contains(current.expose()), "{printed}");
+        assert!(!printed.contains(previous.expose()), "{printed}");
+
+        // After the overlap only the current secret signs.
+        let later = OpenedSecrets::open(&job, &key, 2_000);
+        let p = prepare(&job, &later, TargetPolicy::INSECURE, 2_000);
+        assert_eq!(header(&p, "x-webhook-signature-previous"), None);
+    }
+
+    #[test]
+    fn a_secret_that_does_not_open_blocks_the_attempt_and_says_why() {
+        let sealed_elsewhere =
+            SecretBox::from_key(&SecretBox::random_key()).seal(SigningSecret::generate().expose());
+        let job = job(sealed_elsewhere, None, 0);
+        let key = SecretBox::from_key(&SecretBox::random_key());
+        let p = prepare(
+            &job,
+            &OpenedSecrets::open(&job, &key, 0),
+            TargetPolicy::INSECURE,
+            0,
+        );
+        let reason = p.blocked.clone().expect("blocked, not sent unsigned");
+        assert!(reason.contains("does not open with this key"), "{reason}");
+        assert_eq!(header(&p, "x-webhook-signature"), None);
     }
 }

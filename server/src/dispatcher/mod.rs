@@ -8,10 +8,12 @@
 //!   single transaction.
 
 mod attempt;
+mod attempt_error;
 mod resolver;
 mod retry;
 
-pub use attempt::{call, handle, prepare, CallResult, Prepared, USER_AGENT};
+pub use attempt::{call, handle, prepare, CallResult, OpenedSecrets, Prepared, USER_AGENT};
+pub use attempt_error::AttemptError;
 pub use resolver::GuardedResolver;
 pub use retry::{parse_duration, parse_retry_after, RetrySchedule};
 
@@ -205,19 +207,10 @@ impl Dispatcher {
 
     async fn attempt_once(&self, job: &Job) -> AttemptOutcome {
         let started_at = now_ms();
-        // An unreadable secret leaves the stored text, which then fails to parse: the attempt
-        // is recorded as blocked ("signing secret unusable") rather than sent unsigned.
-        let mut opened = job.clone();
-        opened.secret = self
-            .cfg
-            .secrets
-            .open(&job.secret)
-            .unwrap_or_else(|_| job.secret.clone());
-        opened.previous_secret = job
-            .previous_secret
-            .as_deref()
-            .and_then(|p| self.cfg.secrets.open(p).ok());
-        let prepared = prepare(&opened, self.cfg.policy, started_at);
+        // A secret that does not open blocks the attempt ("signing secret unusable") rather
+        // than letting it go out unsigned.
+        let secrets = OpenedSecrets::open(job, &self.cfg.secrets, started_at);
+        let prepared = prepare(job, &secrets, self.cfg.policy, started_at);
         let result = call(&self.client, &prepared, self.cfg.max_response_bytes).await;
         handle(job, &prepared, result, &self.cfg.retry, started_at)
     }

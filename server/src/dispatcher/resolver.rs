@@ -11,18 +11,34 @@ pub struct GuardedResolver {
     pub policy: TargetPolicy,
 }
 
-/// A name whose every address is refused.
+/// A name with an address the target policy refuses: nothing is connected to. The delivery
+/// client's errors carry it as their source, so an attempt is classified by finding it there
+/// (`AttemptError::from_reqwest`), not by reading the error's text.
 #[derive(Debug, thiserror::Error)]
 #[error("blocked: {0}")]
 pub struct Blocked(pub String);
+
+/// A name that does not resolve (the system resolver's own error is the source).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot resolve {host}")]
+pub struct LookupFailed {
+    pub host: String,
+    #[source]
+    pub source: std::io::Error,
+}
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|source| LookupFailed {
+                    host: host.clone(),
+                    source,
+                })?
+                .collect();
             let ips: Vec<_> = addrs.iter().map(SocketAddr::ip).collect();
             if let Err(reason) = check_resolved(&host, &ips, policy) {
                 return Err(Box::new(Blocked(reason)) as Box<dyn std::error::Error + Send + Sync>);
