@@ -3,9 +3,11 @@
 //! The pools are built here rather than by SeaORM so that a connection whose transaction
 //! state is unknown never goes back to the pool (see [`release_only_clean`]).
 
+use crate::config::defaults;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{self, Connection};
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,10 +19,9 @@ pub const STORAGE_WAIT: Duration = Duration::from_secs(5);
 /// Options of [`connect_with`].
 #[derive(Clone, Debug, Default)]
 pub struct DbOptions {
-    /// Connections in the pool (`None`: 4 for SQLite — writes are batched and there is one
-    /// writer at a time anyway, and more connections only contend in SQLite's sleeping busy
-    /// handler; 32 for PostgreSQL).
-    pub pool_size: Option<u32>,
+    /// Connections in the pool (`None`: [`defaults::SQLITE_POOL_SIZE`] or
+    /// [`defaults::POSTGRES_POOL_SIZE`]).
+    pub pool_size: Option<NonZeroU32>,
     /// SQLite only, for fault tests: the most pages the database file may have (`PRAGMA
     /// max_page_count`, applied to every connection each time it is taken from the pool), so
     /// a test can make the database "full" and give it room again without root or a tmpfs.
@@ -63,8 +64,13 @@ pub async fn connect_with(url: &str, options: DbOptions) -> Result<DatabaseConne
         .acquire_timeout(STORAGE_WAIT);
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(url)?;
-        opts.max_connections(options.pool_size.unwrap_or(4).max(1))
-            .min_connections(1);
+        opts.max_connections(
+            options
+                .pool_size
+                .unwrap_or(defaults::SQLITE_POOL_SIZE)
+                .get(),
+        )
+        .min_connections(1);
         // Schema changes go through one connection: a pooled SQLite connection that did not
         // make a change can still see the old schema when it prepares the next statement.
         let mut single = opts.clone();
@@ -74,8 +80,12 @@ pub async fn connect_with(url: &str, options: DbOptions) -> Result<DatabaseConne
         db.close().await?;
         return sqlite_pool(url, opts, options.page_limit).await;
     }
-    opts.max_connections(options.pool_size.unwrap_or(32).max(1))
-        .min_connections(2);
+    let size = options
+        .pool_size
+        .unwrap_or(defaults::POSTGRES_POOL_SIZE)
+        .get();
+    // Two connections kept open, or one in a pool of one.
+    opts.max_connections(size).min_connections(size.min(2));
     let pg: sqlx::postgres::PgConnectOptions = url.parse().map_err(conn_err)?;
     let pg = sqlx::ConnectOptions::disable_statement_logging(pg);
     // (sqlx counts a PostgreSQL transaction as ended as soon as it queues the ROLLBACK, and a

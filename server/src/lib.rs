@@ -74,18 +74,12 @@ impl Running {
 
 pub fn dispatcher_config(args: &ServeArgs, secrets: app::secrets::SecretBox) -> DispatcherConfig {
     let mut cfg = DispatcherConfig::new(policy(args), args.retry_schedule.clone(), secrets);
-    cfg.workers = args.workers.max(1);
-    cfg.per_webhook = args.per_webhook_concurrency.max(1);
-    cfg.poll_interval = Duration::from_millis(args.poll_interval_ms.max(10));
+    cfg.workers = args.workers.get();
+    cfg.per_webhook = args.per_webhook_concurrency.get();
+    cfg.poll_interval = Duration::from_millis(args.poll_interval_ms);
     cfg.lease_grace = Duration::from_millis(args.lease_grace_ms);
-    cfg.auto_disable = app::queue::AutoDisable {
-        after_ms: args.auto_disable_after.as_millis() as i64,
-        min_failures: if args.auto_disable_min_failures == 0 {
-            i32::MAX
-        } else {
-            args.auto_disable_min_failures.min(i32::MAX as u32) as i32
-        },
-    };
+    cfg.auto_disable =
+        config::auto_disable_rule(args.auto_disable_after, args.auto_disable_min_failures);
     cfg
 }
 
@@ -110,9 +104,11 @@ pub async fn start(
     listener: TcpListener,
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let (secrets, created) =
-        app::secrets::SecretBox::load(args.secret_key.as_deref(), &args.secret_key_file)
-            .map_err(|e| std::io::Error::other(format!("encryption key: {e}")))?;
+    let (secrets, created) = app::secrets::SecretBox::load(
+        args.secret_key.as_ref().map(config::Secret::expose),
+        &args.secret_key_file,
+    )
+    .map_err(|e| std::io::Error::other(format!("encryption key: {e}")))?;
     if created {
         tracing::warn!(
             file = %args.secret_key_file.display(),
@@ -208,9 +204,9 @@ pub async fn start(
     };
 
     // Old events, deliveries and attempts are pruned hourly (by the dispatching processes).
-    if args.role != Role::Web && args.retention_days > 0 {
+    if let (true, Some(days)) = (args.role != Role::Web, args.retention_days.0) {
         let (db, gate) = (db.clone(), gate.clone());
-        let max_age_ms = i64::from(args.retention_days) * 86_400_000;
+        let max_age_ms = i64::from(days.get()) * 86_400_000;
         let mut rx = shutdown.subscribe();
         tokio::spawn(async move {
             loop {

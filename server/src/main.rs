@@ -10,7 +10,23 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version`.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprint!("{}", server::config::refusal(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let log = match server::config::log_settings(|name| std::env::var(name).ok()) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(log);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -19,10 +35,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    init_tracing();
-
     let db = match server::db::connect_with(
-        &cli.database_url,
+        cli.database_url.expose(),
         server::db::DbOptions {
             pool_size: cli.db_pool_size,
             ..Default::default()
@@ -34,7 +48,7 @@ async fn run(cli: Cli) -> ExitCode {
         Err(e) => {
             eprintln!(
                 "error: cannot open the database at {}: {e}",
-                redact(&cli.database_url)
+                cli.database_url
             );
             return ExitCode::FAILURE;
         }
@@ -128,27 +142,13 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SKW_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+fn init_tracing(log: server::config::LogSettings) {
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log.filter)
         .with_writer(std::io::stderr);
-    if std::env::var("SKW_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if log.json {
         builder.json().init();
     } else {
         builder.init();
-    }
-}
-
-/// The database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
     }
 }

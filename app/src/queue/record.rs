@@ -77,7 +77,7 @@ pub enum Recorded {
 }
 
 /// Records a batch of attempts and moves their deliveries on, in one transaction; counts the
-/// finished ones per webhook and hour, and applies the auto-disable rule.
+/// finished ones per webhook and hour, and applies the auto-disable rule (`None`: off).
 ///
 /// Returns what became of each outcome, in order. An outcome whose delivery was deleted while
 /// it was in flight is dropped ([`Recorded::Gone`]) rather than failing the batch: the rows it
@@ -86,7 +86,7 @@ pub async fn record_attempts(
     db: &DatabaseConnection,
     gate: &WriteGate,
     outcomes: &[AttemptOutcome],
-    rule: AutoDisable,
+    rule: Option<AutoDisable>,
 ) -> Result<Vec<Recorded>, DbErr> {
     if outcomes.is_empty() {
         return Ok(Vec::new());
@@ -335,7 +335,7 @@ async fn update_health(
     txn: &DatabaseTransaction,
     finals: &BTreeMap<i64, Vec<bool>>,
     now: i64,
-    rule: AutoDisable,
+    rule: Option<AutoDisable>,
 ) -> Result<(), DbErr> {
     // Only the failures after a webhook's last success in this batch extend its streak.
     let mut cleared = Vec::new();
@@ -382,6 +382,7 @@ async fn update_health(
             .filter(webhook::Column::Id.eq(webhook_id))
             .exec(txn)
             .await?;
+        let Some(rule) = rule else { continue };
         let days = rule.after_ms as f64 / 86_400_000.0;
         webhook::Entity::update_many()
             .col_expr(webhook::Column::Active, Expr::value(false))

@@ -15,7 +15,7 @@ mod retry;
 pub use attempt::{call, handle, prepare, CallResult, OpenedSecrets, Prepared, USER_AGENT};
 pub use attempt_error::AttemptError;
 pub use resolver::GuardedResolver;
-pub use retry::{parse_duration, parse_retry_after, RetrySchedule};
+pub use retry::{parse_duration, parse_retry_after, RetrySchedule, MAX_RETRY_DELAY};
 
 use app::domain::TargetPolicy;
 use app::entities::now_ms;
@@ -29,7 +29,9 @@ use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 #[derive(Clone, Debug)]
 pub struct DispatcherConfig {
+    /// At least 1 (the settings refuse 0).
     pub workers: usize,
+    /// At least 1 (the settings refuse 0).
     pub per_webhook: usize,
     /// Most deliveries claimed by one query.
     pub batch_size: u32,
@@ -40,7 +42,8 @@ pub struct DispatcherConfig {
     /// Most bytes of a response body read and stored.
     pub max_response_bytes: usize,
     pub policy: TargetPolicy,
-    pub auto_disable: AutoDisable,
+    /// `None`: webhooks are never paused automatically.
+    pub auto_disable: Option<AutoDisable>,
     /// Opens the signing secrets sealed at rest.
     pub secrets: app::secrets::SecretBox,
 }
@@ -51,16 +54,17 @@ impl DispatcherConfig {
         retry: RetrySchedule,
         secrets: app::secrets::SecretBox,
     ) -> Self {
+        use crate::config::defaults;
         DispatcherConfig {
-            workers: 512,
-            per_webhook: 32,
+            workers: defaults::WORKERS.get(),
+            per_webhook: defaults::PER_WEBHOOK_CONCURRENCY.get(),
             batch_size: 128,
-            poll_interval: Duration::from_secs(1),
-            lease_grace: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(defaults::POLL_INTERVAL_MS),
+            lease_grace: Duration::from_millis(defaults::LEASE_GRACE_MS),
             retry,
             max_response_bytes: 16 * 1024,
             policy,
-            auto_disable: AutoDisable::default(),
+            auto_disable: defaults::auto_disable(),
             secrets,
         }
     }
@@ -114,8 +118,8 @@ impl Dispatcher {
             db,
             gate,
             health,
-            client: delivery_client(cfg.policy, cfg.workers.max(1)),
-            permits: Arc::new(Semaphore::new(cfg.workers.max(1))),
+            client: delivery_client(cfg.policy, cfg.workers),
+            permits: Arc::new(Semaphore::new(cfg.workers)),
             cfg: Arc::new(cfg),
             wakeup,
             in_flight: Arc::default(),
@@ -396,7 +400,7 @@ async fn record_loop(
     db: DatabaseConnection,
     gate: WriteGate,
     mut rx: mpsc::UnboundedReceiver<(AttemptOutcome, OwnedSemaphorePermit)>,
-    rule: AutoDisable,
+    rule: Option<AutoDisable>,
     slot_freed: Arc<Notify>,
     health: StorageHealth,
 ) {
@@ -452,7 +456,7 @@ impl<'a> Recording<'a> {
         &mut self,
         db: &DatabaseConnection,
         gate: &WriteGate,
-        rule: AutoDisable,
+        rule: Option<AutoDisable>,
         health: &StorageHealth,
     ) -> Result<(), DbErr> {
         while let Some(part) = self.parts.pop() {

@@ -729,8 +729,8 @@ async fn a_hanging_endpoint_does_not_hold_up_the_others(app: TestApp) {
     app.stop().await;
     let mut args = crate::common::test_args();
     args.role = server::config::Role::All;
-    args.per_webhook_concurrency = 2;
-    args.workers = 8;
+    args.per_webhook_concurrency = 2.try_into().unwrap();
+    args.workers = 8.try_into().unwrap();
     args.shutdown_grace_ms = 0;
     let Some(app) = crate::common::spawn_app_with(backend, args).await else {
         return;

@@ -16,7 +16,7 @@ async fn dispatching(app: TestApp, grace_ms: u64) -> Option<TestApp> {
     app.stop().await;
     let mut args = crate::common::test_args();
     args.role = server::config::Role::All;
-    args.workers = 16;
+    args.workers = 16.try_into().unwrap();
     args.poll_interval_ms = 50;
     args.shutdown_grace_ms = grace_ms;
     crate::common::spawn_app_with(backend, args).await

@@ -183,8 +183,8 @@ async fn a_webhook_that_keeps_failing_is_disabled(app: TestApp) {
     let backend = app.backend;
     app.stop().await;
     let mut args = crate::common::test_args();
-    args.auto_disable_after = std::time::Duration::from_secs(3600);
-    args.auto_disable_min_failures = 3;
+    args.auto_disable_after = std::time::Duration::from_secs(3600).into();
+    args.auto_disable_min_failures = 3.into();
     let Some(app) = crate::common::spawn_app_with(backend, args).await else {
         return;
     };

@@ -178,3 +178,43 @@ fn a_configuration_file_is_read_and_checked() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `wrokers`"));
 }
+
+/// A bad value of a setting, from the environment or the configuration file, stops the start
+/// with a message naming the setting, instead of being clamped into range.
+#[test]
+fn bad_settings_stop_the_start_naming_them() {
+    use crate::common::process::refused;
+    for (env, value) in [
+        ("SKW_WORKERS", "0"),
+        ("SKW_PER_WEBHOOK_CONCURRENCY", "0"),
+        ("SKW_POLL_INTERVAL_MS", "0"),
+        ("SKW_LEASE_GRACE_MS", "0"),
+        ("SKW_SHUTDOWN_GRACE_MS", "-1"),
+        ("SKW_DB_POOL_SIZE", "0"),
+        ("SKW_RETENTION_DAYS", "-1"),
+        ("SKW_AUTO_DISABLE_MIN_FAILURES", "-1"),
+        ("SKW_AUTO_DISABLE_AFTER", "soon"),
+        ("SKW_PUBLIC_URL", "not a url"),
+        ("SKW_LOG_FORMAT", "xml"),
+    ] {
+        let stderr = refused(&["serve"], &[(env, value)]);
+        assert!(stderr.contains(env), "{env}={value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("`{value}`")),
+            "{env}={value}: {stderr}"
+        );
+    }
+    // A secret's value is not repeated.
+    let stderr = refused(&["serve"], &[("SKW_SECRET_KEY", "dG9vLXNob3J0")]);
+    assert!(stderr.contains("SKW_SECRET_KEY"), "{stderr}");
+    assert!(!stderr.contains("dG9vLXNob3J0"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("skw.toml");
+    std::fs::write(&file, "workers = 0\n").unwrap();
+    let stderr = refused(&["--config", file.to_str().unwrap(), "serve"], &[]);
+    assert!(
+        stderr.contains("`workers`") && stderr.contains("SKW_WORKERS"),
+        "{stderr}"
+    );
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 fn dispatching_args() -> server::config::ServeArgs {
     let mut args = crate::common::test_args();
     args.role = server::config::Role::All;
-    args.workers = 16;
+    args.workers = 16.try_into().unwrap();
     args.poll_interval_ms = 50;
     args.shutdown_grace_ms = 1_000;
     // A claim whose answer was lost in a cut connection is taken up again after the
@@ -360,7 +360,7 @@ async fn a_connection_left_inside_a_transaction_is_not_reused() {
     let db = server::db::connect_with(
         &url,
         server::db::DbOptions {
-            pool_size: Some(1),
+            pool_size: std::num::NonZeroU32::new(1),
             ..Default::default()
         },
     )

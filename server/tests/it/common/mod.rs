@@ -60,9 +60,9 @@ pub fn test_args() -> ServeArgs {
         allow_insecure_targets: true,
         // Tests never query DNS (their traffic stays on loopback).
         resolve_on_save: false,
-        secret_key: Some(
+        secret_key: Some(server::config::Secret::new(
             base64::engine::general_purpose::STANDARD.encode(app::secrets::SecretBox::random_key()),
-        ),
+        )),
         role: Role::Web,
         metrics_addr: server::config::OptionalAddr(Some("127.0.0.1:0".parse().unwrap())),
         // Retries are due at once, so a test can drive them without waiting.

@@ -94,3 +94,42 @@ pub fn cli_logging(db_url: &str, args: &[&str], stdin: &str, log: &str) -> (Stri
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Runs the binary with these arguments and environment (on a throw-away SQLite database),
+/// expects it to refuse to start — exit code 2 within a few seconds, not serve — and returns
+/// its standard error.
+pub fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/refused.db", dir.path().display()),
+        )
+        .env("SKW_ADDR", "127.0.0.1:0")
+        .env("SKW_METRICS_ADDR", "off")
+        .env("SKW_SECRET_KEY", KEY)
+        .env("SKW_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the server binary starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{args:?} with {env:?} was not refused: it kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{args:?} with {env:?}: {stderr}");
+    stderr
+}
