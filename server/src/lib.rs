@@ -97,174 +97,275 @@ pub fn policy(args: &ServeArgs) -> TargetPolicy {
     }
 }
 
-/// Serves on `listener` and, unless the role is web-only, runs the dispatcher.
+/// Serves on `listener` and, unless the role is web-only, runs the dispatcher. `db` must be
+/// migrated (`db::open` refuses a database that is not, `db::connect` migrates it).
+///
+/// The steps: the state every part shares, the `/metrics` listener, the pages and API, the
+/// dispatcher, and the background tasks.
 pub async fn start(
     db: DatabaseConnection,
     args: &ServeArgs,
     listener: TcpListener,
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let (secrets, created) = app::secrets::SecretBox::load(
-        args.secret_key.as_ref().map(config::Secret::expose),
-        &args.secret_key_file,
-    )
-    .map_err(|e| std::io::Error::other(format!("encryption key: {e}")))?;
-    if created {
-        tracing::warn!(
-            file = %args.secret_key_file.display(),
-            "generated a new key for the signing secrets at rest; back this file up (or set SKW_SECRET_KEY): without it stored secrets cannot be read"
-        );
-    }
-    let wakeup = Wakeup::default();
-    let gate = app::queue::WriteGate::for_database(&db);
-    let health = app::storage::StorageHealth::default();
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let runs_dispatcher = args.role != Role::Web;
-    let readiness = http::Readiness {
-        db: db.clone(),
-        health: health.clone(),
-        claim_stale_after: runs_dispatcher.then(|| claim_stale_after(args)),
-        started_ms: app::entities::now_ms(),
-    };
+    let shared = Shared::new(db, args)?;
+    crate::metrics::metrics();
     let metrics_addr = match args.metrics_addr.0 {
-        Some(at) => Some(http::serve_metrics(at, readiness.clone(), shutdown_rx.clone()).await?),
+        Some(at) => {
+            Some(http::serve_metrics(at, shared.readiness.clone(), shared.stopping()).await?)
+        }
         None => None,
     };
+    let web = match args.role {
+        Role::Worker => None,
+        Role::All | Role::Web => Some(serve_web(&shared, args, listener, addr)?),
+    };
+    let dispatcher = match args.role {
+        Role::Web => None,
+        Role::All | Role::Worker => Some(spawn_dispatcher(&shared, args)),
+    };
+    spawn_background_tasks(&shared, args);
+    Ok(Running {
+        addr,
+        metrics_addr,
+        health: shared.health,
+        secrets: shared.secrets,
+        db: shared.db,
+        wakeup: shared.wakeup,
+        gate: shared.gate,
+        shutdown: shared.shutdown,
+        drain: Duration::from_millis(args.shutdown_grace_ms),
+        web,
+        dispatcher,
+    })
+}
 
-    let web = if args.role != Role::Worker {
-        let leptos_options = LeptosOptions::builder()
-            .output_name(app::OUTPUT_NAME)
-            .site_root(args.site_root.to_string_lossy().to_string())
-            .site_pkg_dir("pkg")
-            .site_addr(addr)
-            .build();
-        let state = AppState {
-            leptos_options,
+/// What the parts of a started server share.
+struct Shared {
+    db: DatabaseConnection,
+    secrets: app::secrets::SecretBox,
+    wakeup: Wakeup,
+    gate: app::queue::WriteGate,
+    health: app::storage::StorageHealth,
+    shutdown: watch::Sender<bool>,
+    readiness: http::Readiness,
+}
+
+impl Shared {
+    fn new(db: DatabaseConnection, args: &ServeArgs) -> std::io::Result<Shared> {
+        let (secrets, created) = app::secrets::SecretBox::load(
+            args.secret_key.as_ref().map(config::Secret::expose),
+            &args.secret_key_file,
+        )
+        .map_err(|e| std::io::Error::other(format!("encryption key: {e}")))?;
+        if created {
+            tracing::warn!(
+                file = %args.secret_key_file.display(),
+                "generated a new key for the signing secrets at rest; back this file up (or set SKW_SECRET_KEY): without it stored secrets cannot be read"
+            );
+        }
+        let health = app::storage::StorageHealth::default();
+        let readiness = http::Readiness {
             db: db.clone(),
-            wakeup: wakeup.clone(),
-            policy: policy(args),
-            publisher: app::queue::Publisher::start(
-                db.clone(),
-                gate.clone(),
-                wakeup.clone(),
-                health.clone(),
-            ),
-            storage: health.clone(),
-            gate: gate.clone(),
-            api_keys: Default::default(),
-            login_limiter: Default::default(),
-            client_addr: app::auth::client_addr::ClientAddrPolicy::new(
-                args.trusted_proxy_header.as_deref(),
-            )
-            .map_err(std::io::Error::other)?,
-            secrets: secrets.clone(),
+            health: health.clone(),
+            claim_stale_after: (args.role != Role::Web).then(|| claim_stale_after(args)),
+            started_ms: app::entities::now_ms(),
         };
-        let router = http::router(state, &args.public_url, readiness);
-        let mut rx = shutdown_rx.clone();
-        Some(tokio::spawn(async move {
-            let stop = async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            };
-            // With the peer's address in every request (the per-address limits need it).
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(listener, service)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "the web server stopped");
-            }
-        }))
-    } else {
-        None
-    };
-
-    // Other instances' publishes wake this one's dispatcher (PostgreSQL LISTEN/NOTIFY).
-    if args.role != Role::Web {
-        let listener = tokio::spawn(app::queue::notify::listen(db.clone(), wakeup.clone()));
-        let mut rx = shutdown.subscribe();
-        tokio::spawn(async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-            listener.abort();
-        });
+        Ok(Shared {
+            gate: app::queue::WriteGate::for_database(&db),
+            db,
+            secrets,
+            wakeup: Wakeup::default(),
+            health,
+            shutdown: watch::channel(false).0,
+            readiness,
+        })
     }
-    let dispatcher = if args.role != Role::Web {
-        let d = Dispatcher::new(
-            db.clone(),
-            gate.clone(),
-            wakeup.clone(),
-            health.clone(),
-            dispatcher_config(args, secrets.clone()),
-        );
-        Some(tokio::spawn(d.run(
-            shutdown_rx,
-            Duration::from_millis(args.shutdown_grace_ms),
-        )))
-    } else {
-        None
-    };
 
-    // Old events, deliveries and attempts are pruned hourly (by the dispatching processes).
-    if let (true, Some(days)) = (args.role != Role::Web, args.retention_days.0) {
-        let (db, gate) = (db.clone(), gate.clone());
+    /// Turns true when the server is asked to stop.
+    fn stopping(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// The pages and the API on `listener`, until the stop.
+fn serve_web(
+    shared: &Shared,
+    args: &ServeArgs,
+    listener: TcpListener,
+    addr: SocketAddr,
+) -> std::io::Result<JoinHandle<()>> {
+    let leptos_options = LeptosOptions::builder()
+        .output_name(app::OUTPUT_NAME)
+        .site_root(args.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState {
+        leptos_options,
+        db: shared.db.clone(),
+        wakeup: shared.wakeup.clone(),
+        policy: policy(args),
+        publisher: app::queue::Publisher::start(
+            shared.db.clone(),
+            shared.gate.clone(),
+            shared.wakeup.clone(),
+            shared.health.clone(),
+        ),
+        storage: shared.health.clone(),
+        gate: shared.gate.clone(),
+        api_keys: Default::default(),
+        login_limiter: Default::default(),
+        client_addr: app::auth::client_addr::ClientAddrPolicy::new(
+            args.trusted_proxy_header.as_deref(),
+        )
+        .map_err(std::io::Error::other)?,
+        secrets: shared.secrets.clone(),
+    };
+    let router = http::router(state, &args.public_url, shared.readiness.clone());
+    let mut stopping = shared.stopping();
+    Ok(tokio::spawn(async move {
+        let stop = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        // With the peer's address in every request (the per-address limits need it).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "the web server stopped");
+        }
+    }))
+}
+
+/// The dispatcher, and the LISTEN/NOTIFY listener through which other instances' publishes
+/// wake it (PostgreSQL), until the stop.
+fn spawn_dispatcher(shared: &Shared, args: &ServeArgs) -> JoinHandle<()> {
+    let listener = tokio::spawn(app::queue::notify::listen(
+        shared.db.clone(),
+        shared.wakeup.clone(),
+    ));
+    let mut stopping = shared.stopping();
+    tokio::spawn(async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        listener.abort();
+    });
+    let dispatcher = Dispatcher::new(
+        shared.db.clone(),
+        shared.gate.clone(),
+        shared.wakeup.clone(),
+        shared.health.clone(),
+        dispatcher_config(args, shared.secrets.clone()),
+    );
+    tokio::spawn(dispatcher.run(
+        shared.stopping(),
+        Duration::from_millis(args.shutdown_grace_ms),
+    ))
+}
+
+/// The periodic housekeeping: retention (in the dispatching processes, unless it is off),
+/// the storage probe while storage is failing, and the removal of expired sessions.
+fn spawn_background_tasks(shared: &Shared, args: &ServeArgs) {
+    const HOURLY: Duration = Duration::from_secs(3600);
+    if let (Role::All | Role::Worker, Some(days)) = (args.role, args.retention_days.0) {
+        let (db, gate) = (shared.db.clone(), shared.gate.clone());
         let max_age_ms = i64::from(days.get()) * 86_400_000;
-        let mut rx = shutdown.subscribe();
-        tokio::spawn(async move {
-            loop {
-                match app::queue::retention::prune(&db, &gate, max_age_ms).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(events = n, "pruned events past the retention period"),
-                    Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+        spawn_periodic("retention", HOURLY, shared.stopping(), move || {
+            let (db, gate) = (db.clone(), gate.clone());
+            async move {
+                let n = app::queue::retention::prune(&db, &gate, max_age_ms).await?;
+                if n > 0 {
+                    tracing::info!(events = n, "pruned events past the retention period");
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                    _ = rx.wait_for(|stop| *stop) => return,
-                }
+                Ok::<_, sea_orm::DbErr>(())
             }
         });
     }
     // While storage is failing, a probe write every second finds out when it is back (so a
     // process without traffic recovers too).
-    {
-        let (db, health) = (db.clone(), health.clone());
-        let mut rx = shutdown.subscribe();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = rx.wait_for(|stop| *stop) => return,
-                }
+    let (db, health) = (shared.db.clone(), shared.health.clone());
+    spawn_periodic(
+        "storage probe",
+        Duration::from_secs(1),
+        shared.stopping(),
+        move || {
+            let (db, health) = (db.clone(), health.clone());
+            async move {
                 if health.failing().is_some() {
                     health.probe(&db).await;
                 }
+                Ok::<_, std::convert::Infallible>(())
             }
-        });
-    }
-    // Expired login sessions are removed hourly.
-    let store = app::session_store::DbSessionStore::new(db.clone());
-    let mut rx = shutdown.subscribe();
+        },
+    );
+    let store = app::session_store::DbSessionStore::new(shared.db.clone());
+    spawn_periodic("expired sessions", HOURLY, shared.stopping(), move || {
+        let store = store.clone();
+        async move { store.delete_expired().await.map(drop) }
+    });
+}
+
+/// Runs `task` now and then every `every` until `stopping` turns true (a run under way
+/// finishes; the wait between runs is cut short). A failed run is logged with the task's
+/// name, and the next one comes as usual.
+pub fn spawn_periodic<F, Fut, E>(
+    name: &'static str,
+    every: Duration,
+    mut stopping: watch::Receiver<bool>,
+    mut task: F,
+) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), E>> + Send,
+    E: std::fmt::Display,
+{
     tokio::spawn(async move {
-        loop {
-            if let Err(e) = store.delete_expired().await {
-                tracing::warn!(error = %e, "could not delete expired sessions");
+        while !*stopping.borrow() {
+            if let Err(e) = task().await {
+                tracing::warn!(task = name, error = %e, "periodic task failed");
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                _ = rx.wait_for(|stop| *stop) => return,
+                _ = tokio::time::sleep(every) => {}
+                _ = stopping.wait_for(|stop| *stop) => return,
             }
         }
-    });
-
-    Ok(Running {
-        addr,
-        metrics_addr,
-        health,
-        secrets,
-        db,
-        wakeup,
-        gate,
-        shutdown,
-        drain: Duration::from_millis(args.shutdown_grace_ms),
-        web,
-        dispatcher,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_periodic_task_runs_on_after_failures_and_stops_with_the_server() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (stop, stopping) = watch::channel(false);
+        let counted = runs.clone();
+        let handle = spawn_periodic("test", Duration::from_millis(10), stopping, move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n % 2 == 0 {
+                    Err(format!("run {n} failed"))
+                } else {
+                    Ok(())
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            runs.load(Ordering::SeqCst) >= 3,
+            "it runs again after a failure"
+        );
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), handle)
+            .await
+            .expect("it stops at once")
+            .unwrap();
+        let after = runs.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), after, "and runs no more");
+    }
 }
