@@ -463,6 +463,21 @@ fn parse_optional_addr(s: &str) -> Result<OptionalAddr, String> {
         .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:9464 (or `off`)"))
 }
 
+/// Parses the command line (and the environment): no command is `serve`, with the
+/// environment's settings checked as for `serve`.
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = Cli::try_parse_from(&args)?;
+    if cli.command.is_some() {
+        return Ok(cli);
+    }
+    Cli::try_parse_from(args.into_iter().chain(["serve".into()]))
+}
+
 impl Default for ServeArgs {
     fn default() -> Self {
         // The defaults of the flags above, for tests and embedders.

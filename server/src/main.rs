@@ -1,4 +1,3 @@
-use clap::Parser;
 use server::config::{AccountCommand, ApiKeyCommand, Cli, Command, ServeArgs};
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -10,7 +9,7 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match server::config::parse(std::env::args_os()) {
         Ok(cli) => cli,
         // `--help` and `--version`.
         Err(e) if !e.use_stderr() => e.exit(),

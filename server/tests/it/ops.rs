@@ -204,6 +204,9 @@ fn bad_settings_stop_the_start_naming_them() {
             "{env}={value}: {stderr}"
         );
     }
+    // Without a command (`serve` is the default) too.
+    let stderr = refused(&[], &[("SKW_WORKERS", "0")]);
+    assert!(stderr.contains("SKW_WORKERS"), "{stderr}");
     // A secret's value is not repeated.
     let stderr = refused(&["serve"], &[("SKW_SECRET_KEY", "dG9vLXNob3J0")]);
     assert!(stderr.contains("SKW_SECRET_KEY"), "{stderr}");
