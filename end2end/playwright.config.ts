@@ -45,7 +45,8 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `"${bin}" serve`,
+    // Only `migrate` changes the schema: `serve` refuses a database that is not migrated.
+    command: `"${bin}" migrate && "${bin}" serve`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
     timeout: 120_000,

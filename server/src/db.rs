@@ -1,4 +1,5 @@
-//! Connecting to the database (SQLite or PostgreSQL, by URL) and migrating it.
+//! Connecting to the database (SQLite or PostgreSQL, by URL), and migrating it (`migrate`
+//! only: the other commands refuse a database with migrations pending, see [`open`]).
 //!
 //! The pools are built here rather than by SeaORM so that a connection whose transaction
 //! state is unknown never goes back to the pool (see [`release_only_clean`]).
@@ -47,7 +48,8 @@ impl PageLimit {
     }
 }
 
-/// Connects and brings the schema up to date.
+/// Connects and brings the schema up to date: the `migrate` command (the only command that
+/// changes the schema) and the tests.
 ///
 /// SQLite runs in WAL mode with `synchronous=NORMAL`: a commit is in the WAL file when it
 /// returns, so it survives the process being killed (SIGKILL); only an operating-system crash
@@ -58,6 +60,56 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// As [`connect`], with the pool size chosen (see [`DbOptions`]).
 pub async fn connect_with(url: &str, options: DbOptions) -> Result<DatabaseConnection, DbErr> {
+    pool(url, options, true).await
+}
+
+/// Why [`open`] gave no database.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Db(#[from] DbErr),
+    #[error(
+        "the database is not migrated to this version ({} migrations pending: {}); run `schedulingkit-webhooks migrate` first",
+        .0.len(),
+        .0.join(", ")
+    )]
+    NotMigrated(Vec<String>),
+}
+
+/// Connects to a database whose schema is up to date, without changing it: `serve` and the
+/// account and API key commands. A database with migrations pending is refused: only
+/// `migrate` ([`connect`]) migrates, so several processes starting at once never race to
+/// change the schema, and a new version is rolled out by migrating first.
+pub async fn open(url: &str, options: DbOptions) -> Result<DatabaseConnection, OpenError> {
+    let db = pool(url, options, false).await?;
+    let pending = pending_migrations(&db).await?;
+    if !pending.is_empty() {
+        db.close().await?;
+        return Err(OpenError::NotMigrated(pending));
+    }
+    Ok(db)
+}
+
+/// The migrations this version has that the database has not had, by name. Reads only (a
+/// database that never was migrated has all of them pending).
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    use migrations::SchemaManager;
+    let table = Migrator::migration_table_name().to_string();
+    if !SchemaManager::new(db).has_table(&table).await? {
+        return Ok(Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect());
+    }
+    Ok(Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect())
+}
+
+/// The pool of `url`, with the schema brought up to date first when `migrate`.
+async fn pool(url: &str, options: DbOptions, migrate: bool) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
         .connect_timeout(STORAGE_WAIT)
@@ -73,11 +125,13 @@ pub async fn connect_with(url: &str, options: DbOptions) -> Result<DatabaseConne
         .min_connections(1);
         // Schema changes go through one connection: a pooled SQLite connection that did not
         // make a change can still see the old schema when it prepares the next statement.
-        let mut single = opts.clone();
-        single.max_connections(1).min_connections(1);
-        let db = sqlite_pool(url, single, None).await?;
-        Migrator::up(&db, None).await?;
-        db.close().await?;
+        if migrate {
+            let mut single = opts.clone();
+            single.max_connections(1).min_connections(1);
+            let db = sqlite_pool(url, single, None).await?;
+            Migrator::up(&db, None).await?;
+            db.close().await?;
+        }
         return sqlite_pool(url, opts, options.page_limit).await;
     }
     let size = options
@@ -96,7 +150,9 @@ pub async fn connect_with(url: &str, options: DbOptions) -> Result<DatabaseConne
         .await
         .map_err(conn_err)?;
     let db = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-    Migrator::up(&db, None).await?;
+    if migrate {
+        Migrator::up(&db, None).await?;
+    }
     Ok(db)
 }
 

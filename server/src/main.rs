@@ -34,33 +34,35 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let db = match server::db::connect_with(
-        cli.database_url.expose(),
-        server::db::DbOptions {
-            pool_size: cli.db_pool_size,
-            ..Default::default()
-        },
-    )
-    .await
-    {
+    let options = server::db::DbOptions {
+        pool_size: cli.db_pool_size,
+        ..Default::default()
+    };
+    let url = cli.database_url;
+    let command = cli.command.expect("config::parse names a command");
+    // Only `migrate` changes the schema; the other commands refuse a database not migrated.
+    if let Command::Migrate = command {
+        return match server::db::connect_with(url.expose(), options).await {
+            Ok(db) => {
+                let _ = db.close().await;
+                println!("database is up to date");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot migrate the database at {url}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let db = match server::db::open(url.expose(), options).await {
         Ok(db) => db,
         Err(e) => {
-            eprintln!(
-                "error: cannot open the database at {}: {e}",
-                cli.database_url
-            );
+            eprintln!("error: cannot open the database at {url}: {e}");
             return ExitCode::FAILURE;
         }
     };
-
-    match cli
-        .command
-        .unwrap_or_else(|| Command::Serve(Box::default()))
-    {
-        Command::Migrate => {
-            println!("database is up to date");
-            ExitCode::SUCCESS
-        }
+    match command {
+        Command::Migrate => unreachable!("handled above"),
         Command::Account(AccountCommand::Create { email }) => {
             let mut line = String::new();
             if std::io::stdin().lock().read_line(&mut line).is_err() {

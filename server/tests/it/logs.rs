@@ -16,6 +16,7 @@ async fn no_secret_reaches_the_logs() {
     let log = "debug,hyper=debug,reqwest=debug,tower_sessions=debug,sqlx=debug,sea_orm=debug";
 
     let password = "a long and secret password";
+    crate::common::process::cli(&db, &["migrate"], "");
     let (_, mut cli_logs) = cli_logging(
         &db,
         &["account", "create", "--email", "logs@example.com"],

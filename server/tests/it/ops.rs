@@ -221,3 +221,40 @@ fn bad_settings_stop_the_start_naming_them() {
         "{stderr}"
     );
 }
+
+/// `migrate` is the only command that changes the schema: the others refuse a database that
+/// is not migrated, and leave it as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_migrate_changes_the_schema() {
+    use crate::common::process::{cli, run_to_exit};
+    use migrations::MigratorTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/unmigrated.db", dir.path().display());
+    for args in [
+        &["serve"][..],
+        &[],
+        &["account", "create", "--email", "ops@example.com"],
+        &["api-key", "create", "--account", "ops@example.com"],
+    ] {
+        let (code, stderr) = run_to_exit(args, &[("DATABASE_URL", &url)]);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("not migrated") && stderr.contains("schedulingkit-webhooks migrate"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let pending = match server::db::open(&url, Default::default()).await {
+        Err(server::db::OpenError::NotMigrated(pending)) => pending,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(pending.len(), migrations::Migrator::migrations().len());
+
+    cli(&url, &["migrate"], "");
+    let db = server::db::open(&url, Default::default())
+        .await
+        .expect("a migrated database opens");
+    assert!(server::db::pending_migrations(&db)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -99,6 +99,14 @@ pub fn cli_logging(db_url: &str, args: &[&str], stdin: &str, log: &str) -> (Stri
 /// expects it to refuse to start — exit code 2 within a few seconds, not serve — and returns
 /// its standard error.
 pub fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
+    let (code, stderr) = run_to_exit(args, env);
+    assert_eq!(code, Some(2), "{args:?} with {env:?}: {stderr}");
+    stderr
+}
+
+/// Runs the binary as [`refused`] does and returns its exit code and standard error; panics
+/// if it is still running after 20 s.
+pub fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(BIN);
     cmd.args(args)
@@ -130,6 +138,5 @@ pub fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{args:?} with {env:?}: {stderr}");
-    stderr
+    (status.code(), stderr)
 }
