@@ -9,6 +9,12 @@ use prometheus::{
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use std::sync::OnceLock;
 
+/// The labels of `skw_deliveries_total` (`status`).
+pub const DELIVERY_STATUSES: [&str; 2] = ["succeeded", "failed"];
+/// The label of `skw_attempts_total` for a successful attempt (the others are the error kinds,
+/// [`AttemptError::KINDS`](crate::dispatcher::AttemptError::KINDS)).
+pub const ATTEMPT_SUCCESS: &str = "success";
+
 pub struct Metrics {
     /// Finished deliveries: `succeeded` or `failed`.
     pub deliveries: IntCounterVec,
@@ -28,9 +34,25 @@ pub struct Metrics {
     oldest_due_age: IntGauge,
 }
 
+/// The metrics, registered on first use with every known label value of the labelled
+/// counters at 0, so that a dashboard reads 0 rather than "no data" before the first delivery.
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(|| Metrics {
+    METRICS.get_or_init(|| {
+        let m = register();
+        for status in DELIVERY_STATUSES {
+            m.deliveries.with_label_values(&[status]);
+        }
+        let kinds = crate::dispatcher::AttemptError::KINDS;
+        for outcome in std::iter::once(ATTEMPT_SUCCESS).chain(kinds) {
+            m.attempts.with_label_values(&[outcome]);
+        }
+        m
+    })
+}
+
+fn register() -> Metrics {
+    Metrics {
         deliveries: register_int_counter_vec!(
             "skw_deliveries_total",
             "Deliveries finished, by final status",
@@ -87,7 +109,7 @@ pub fn metrics() -> &'static Metrics {
             "How long the longest-waiting due delivery has been due"
         )
         .expect("metric registers"),
-    })
+    }
 }
 
 /// The text exposition, after reading the queue's figures from the database.

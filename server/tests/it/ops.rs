@@ -258,3 +258,47 @@ async fn only_migrate_changes_the_schema() {
         .unwrap()
         .is_empty());
 }
+
+/// A fresh server's `/metrics` lists every delivery status and attempt outcome at 0, before
+/// any delivery (a process of its own: the tests' processes count deliveries of their own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_server_lists_every_labelled_counter_at_zero() {
+    use crate::common::process::{cli, serve_with};
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/metrics.db", dir.path().display());
+    cli(&db, &["migrate"], "");
+    let (mut child, _base) = serve_with(
+        &db,
+        "all",
+        &[("SKW_LOG", "info")],
+        std::process::Stdio::piped(),
+    );
+    // The metrics listener's free port is in the start-up log.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no metrics address logged"
+        );
+        if let Some(at) = line.split("metrics at ").nth(1) {
+            break at.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    for status in ["succeeded", "failed"] {
+        let line = format!("skw_deliveries_total{{status=\"{status}\"}} 0");
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    for outcome in [
+        "success", "timeout", "dns", "tls", "connect", "blocked", "redirect", "status", "io",
+    ] {
+        let line = format!("skw_attempts_total{{outcome=\"{outcome}\"}} 0");
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+}
