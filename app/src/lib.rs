@@ -40,6 +40,10 @@ use webhooks::{CreateWebhookPage, EditWebhookPage, WebhookListPage};
 /// The name cargo-leptos gives the JS, WASM and CSS files (`[[workspace.metadata.leptos]]`).
 pub const OUTPUT_NAME: &str = "schedulingkit-webhooks";
 
+/// The site's icon: `public/favicon.svg`, which cargo-leptos copies into the site root
+/// (`assets-dir`), where the server serves it.
+pub const FAVICON_PATH: &str = "/favicon.svg";
+
 /// The pages' Content-Security-Policy: scripts only from this site or with this response's
 /// nonce (the inline hydration script), WebAssembly allowed, nothing framed, no plugins.
 pub fn content_security_policy(nonce: &str) -> String {
@@ -67,6 +71,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
+                <link rel="icon" type="image/svg+xml" href=FAVICON_PATH/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

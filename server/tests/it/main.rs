@@ -16,6 +16,7 @@ mod isolation;
 mod log;
 mod logs;
 mod ops;
+mod site;
 mod storage;
 mod web_hardening;
 mod webhooks;
