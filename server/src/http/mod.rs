@@ -7,7 +7,7 @@ mod guard;
 pub mod security;
 mod unavailable;
 
-pub use api::{ApiError, MAX_EVENT_BYTES};
+pub use api::MAX_EVENT_BYTES;
 
 use app::session_store::DbSessionStore;
 use app::state::AppState;

@@ -1,8 +1,6 @@
 //! The test harness: the whole app on port 0 with a fresh database (SQLite always; PostgreSQL
 //! when reachable, and always in CI), sessions that talk to it over HTTP, and a real receiver.
 
-#![allow(dead_code)]
-
 pub mod api;
 pub mod process;
 pub mod receiver;
