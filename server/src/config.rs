@@ -368,7 +368,7 @@ impl std::fmt::Display for Span {
             (1000, "s"),
         ]
         .into_iter()
-        .find(|(n, _)| ms != 0 && ms % n == 0);
+        .find(|(n, _)| ms != 0 && ms.is_multiple_of(*n));
         match unit {
             Some((n, u)) => write!(f, "{}{u}", ms / n),
             None => write!(f, "{ms}ms"),

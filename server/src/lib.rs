@@ -347,7 +347,7 @@ mod tests {
         let handle = spawn_periodic("test", Duration::from_millis(10), stopping, move || {
             let n = counted.fetch_add(1, Ordering::SeqCst);
             async move {
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     Err(format!("run {n} failed"))
                 } else {
                     Ok(())
