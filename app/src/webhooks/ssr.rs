@@ -5,13 +5,14 @@ use sea_orm::{
     QueryOrder, Set,
 };
 use std::time::Duration;
-use uuid::Uuid;
 
 use super::model::{TestOutcome, WebhookDetail, WebhookSummary};
-use crate::domain::{EventSet, EventType, SigningSecret, WebhookDraft};
+use crate::domain::{
+    AccountId, DeliveryId, EventSet, EventType, SigningSecret, WebhookDraft, WebhookId,
+};
 use crate::entities::{attempt, delivery, now_ms, webhook};
 use crate::error::AppError;
-use crate::queue::{self, DeliveryStatus, PublishError, PublishRequest, Targets};
+use crate::queue::{self, PublishError, PublishRequest, Targets};
 use crate::secrets::SecretBox;
 use crate::state::AppState;
 
@@ -72,7 +73,7 @@ pub fn event_names(model: &webhook::Model) -> Vec<String> {
 /// The signing secret of a stored webhook, as the owner sees it (decrypted).
 pub fn secret_of(secrets: &SecretBox, model: &webhook::Model) -> Result<String, AppError> {
     secrets.open(&model.secret).map_err(|e| {
-        tracing::error!(webhook = model.id, error = %e, "cannot open a signing secret");
+        tracing::error!(webhook = %model.id, error = %e, "cannot open a signing secret");
         AppError::Internal
     })
 }
@@ -111,10 +112,9 @@ pub async fn detail(
 /// The account's webhooks, oldest first.
 pub async fn all_owned(
     db: &DatabaseConnection,
-    account_id: i64,
+    account_id: AccountId,
 ) -> Result<Vec<webhook::Model>, AppError> {
-    Ok(webhook::Entity::find()
-        .filter(webhook::Column::AccountId.eq(account_id))
+    Ok(webhook::Entity::secure_find(account_id)
         .order_by_asc(webhook::Column::Id)
         .all(db)
         .await?)
@@ -123,10 +123,10 @@ pub async fn all_owned(
 /// The list page's rows: each webhook with its last delivery and its last 24 hours.
 pub async fn list(
     db: &DatabaseConnection,
-    account_id: i64,
+    account_id: AccountId,
 ) -> Result<Vec<WebhookSummary>, AppError> {
     let hooks = all_owned(db, account_id).await?;
-    let ids: Vec<i64> = hooks.iter().map(|w| w.id).collect();
+    let ids: Vec<WebhookId> = hooks.iter().map(|w| w.id).collect();
     let totals = crate::deliveries::query::totals_24h(db, &ids).await?;
     let mut out = Vec::with_capacity(hooks.len());
     for model in hooks {
@@ -148,28 +148,15 @@ pub async fn list(
 }
 
 /// The account's webhook with this id; any other id is `NotFound`.
-pub async fn find_owned(
-    db: &DatabaseConnection,
-    account_id: i64,
-    id: i64,
-) -> Result<webhook::Model, AppError> {
-    webhook::Entity::find_by_id(id)
-        .filter(webhook::Column::AccountId.eq(account_id))
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)
-}
+pub use crate::entities::scope::owned_webhook as find_owned;
 
 pub async fn create(
     db: &DatabaseConnection,
     secrets: &SecretBox,
-    account_id: i64,
+    account_id: AccountId,
     draft: &WebhookDraft,
 ) -> Result<webhook::Model, AppError> {
-    let count = webhook::Entity::find()
-        .filter(webhook::Column::AccountId.eq(account_id))
-        .count(db)
-        .await?;
+    let count = webhook::Entity::secure_find(account_id).count(db).await?;
     if count >= MAX_WEBHOOKS_PER_ACCOUNT {
         return Err(AppError::Conflict(format!(
             "An account can have at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks. Delete one you no longer use."
@@ -246,12 +233,13 @@ pub async fn enable(
 /// recorder updates them, so a delete and a recording wait for each other instead of
 /// deadlocking; a deadlock with any other writer is broken by the database and the delete
 /// runs again ([`storage::retry_conflicts`](crate::storage::retry_conflicts)).
+#[tracing::instrument(name = "delete_webhook", skip_all, fields(webhook_id = %model.id))]
 pub async fn delete(db: &DatabaseConnection, model: webhook::Model) -> Result<(), AppError> {
     crate::storage::retry_conflicts("delete a webhook", || delete_once(db, model.id)).await?;
     Ok(())
 }
 
-async fn delete_once(db: &DatabaseConnection, webhook_id: i64) -> Result<(), sea_orm::DbErr> {
+async fn delete_once(db: &DatabaseConnection, webhook_id: WebhookId) -> Result<(), sea_orm::DbErr> {
     use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
     let txn = db.begin().await?;
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -289,8 +277,8 @@ pub async fn rotate(
 /// Queues `webhook.test` for one webhook and waits for its first attempt.
 pub async fn send_test(
     state: &AppState,
-    account_id: i64,
-    id: i64,
+    account_id: AccountId,
+    id: WebhookId,
 ) -> Result<TestOutcome, AppError> {
     let model = find_owned(&state.db, account_id, id).await?;
     let data = queue::sample_booking(now_ms());
@@ -327,8 +315,8 @@ pub async fn send_test(
 /// The first attempt of one of this webhook's deliveries.
 pub async fn outcome(
     db: &DatabaseConnection,
-    webhook_id: i64,
-    delivery_id: Uuid,
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
 ) -> Result<TestOutcome, AppError> {
     let d = delivery::Entity::find_by_id(delivery_id)
         .filter(delivery::Column::WebhookId.eq(webhook_id))
@@ -340,9 +328,7 @@ pub async fn outcome(
         .order_by_asc(attempt::Column::Number)
         .one(db)
         .await?;
-    let retry_at = (d.status == DeliveryStatus::Pending.as_str() && d.lease_token.is_none())
-        .then_some(d.next_attempt_at)
-        .flatten();
+    let retry_at = d.waiting_until();
     Ok(match first {
         None => TestOutcome {
             delivery_id: delivery_id.to_string(),
@@ -363,16 +349,4 @@ pub async fn outcome(
             retry_at,
         },
     })
-}
-
-/// True when the request is a plain HTML form post (JavaScript off), which expects a redirect.
-pub fn is_plain_form_post() -> bool {
-    leptos::prelude::use_context::<http::request::Parts>()
-        .and_then(|p| {
-            p.headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.contains("text/html"))
-        })
-        .unwrap_or(false)
 }

@@ -4,7 +4,7 @@
 
 use app::domain::signing::{seed_signature, standard_signature};
 use app::domain::{SigningSecret, TargetPolicy, WebhookUrl};
-use app::queue::{AttemptOutcome, Job, Next};
+use app::queue::{AttemptOutcome, AttemptTrigger, Job, Next};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 use url::Host;
@@ -244,11 +244,14 @@ pub fn handle(
         (p.number < max_tries).then(|| started_at_ms + took_ms + delay.as_millis() as i64)
     };
     let mut outcome = AttemptOutcome {
-        delivery_id: job.delivery_id,
-        lease_token: job.lease_token,
+        lease: job.lease(),
         webhook_id: job.webhook_id,
         number: p.number,
-        trigger: if job.manual { "manual" } else { "auto" },
+        trigger: if job.manual {
+            AttemptTrigger::Manual
+        } else {
+            AttemptTrigger::Auto
+        },
         started_at: started_at_ms,
         duration_ms: took_ms as i32,
         request_headers,
