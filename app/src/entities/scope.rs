@@ -8,6 +8,28 @@
 //! id passed as a webhook id, or two swapped arguments, do not compile. Code that works for no
 //! account — the dispatcher claiming due deliveries, retention, the operator CLI — uses the
 //! entities directly, and only there.
+//!
+//! ```
+//! use app::domain::{AccountId, WebhookId};
+//! use app::entities::webhook;
+//! let _mine = webhook::Entity::secure_find_by_id(AccountId(1), WebhookId(7));
+//! ```
+//!
+//! Swapped arguments do not compile:
+//!
+//! ```compile_fail
+//! use app::domain::{AccountId, WebhookId};
+//! use app::entities::webhook;
+//! let _oops = webhook::Entity::secure_find_by_id(WebhookId(7), AccountId(1));
+//! ```
+//!
+//! Nor does a bare number where an id belongs:
+//!
+//! ```compile_fail
+//! use app::domain::AccountId;
+//! use app::entities::webhook;
+//! let _oops = webhook::Entity::secure_find_by_id(AccountId(1), 7_i64);
+//! ```
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
 
