@@ -86,8 +86,12 @@ impl FromServerFnError for AppError {
 
 #[cfg(feature = "ssr")]
 impl From<sea_orm::DbErr> for AppError {
+    /// Logs the error with where it came from (the `?` that converted it) and the span of the
+    /// request (its server function and account).
+    #[track_caller]
     fn from(e: sea_orm::DbErr) -> Self {
-        tracing::error!(error = %e, "database error");
+        let at = std::panic::Location::caller();
+        tracing::error!(error = %e, at = %at, "database error");
         if crate::storage::is_unavailable(&e) {
             return AppError::Unavailable;
         }
@@ -137,12 +141,7 @@ impl AppError {
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     use leptos::prelude::use_context;
     if let Err(e) = &result {
-        let plain_form = use_context::<http::request::Parts>().is_some_and(|p| {
-            p.headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
-        });
+        let plain_form = crate::request::wants_html();
         // Storage faults answer 503 + Retry-After to every caller, forms included.
         if !plain_form || *e == AppError::Unavailable {
             if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {

@@ -14,7 +14,7 @@ pub use page::ApiKeysPage;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeySummary {
-    pub id: i64,
+    pub id: crate::domain::ApiKeyId,
     pub name: String,
     pub prefix: String,
     pub created_at: i64,
@@ -25,65 +25,60 @@ pub struct ApiKeySummary {
 /// A key just created: the only time its full value is available.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApiKey {
-    pub id: i64,
+    pub id: crate::domain::ApiKeyId,
     pub name: String,
     pub key: String,
 }
 
 #[server(prefix = "/fn", endpoint = "api-keys/list")]
 pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+    crate::request::as_user(
+        "api-keys/list",
+        |crate::request::UserRequest { user, state }| async move {
+            let db = state.db;
             ssr::list(&db, user.account_id).await
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "api-keys/create")]
 pub async fn create_api_key(#[server(default)] name: String) -> Result<NewApiKey, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+    crate::request::as_user(
+        "api-keys/create",
+        |crate::request::UserRequest { user, state }| async move {
             let name = ssr::parse_name(&name).map_err(|e| AppError::field("name", e))?;
             let created = ssr::create(&state.db, user.account_id, &name).await?;
-            if crate::webhooks::ssr::is_plain_form_post() {
+            if crate::request::wants_html() {
                 // Without JavaScript the page is reloaded: hand the key over through the
                 // session, sealed, once.
                 ssr::stash_new_key(&state.secrets, &created).await?;
                 leptos_axum::redirect("/settings/api-keys");
             }
             Ok(created)
-        }
-        .await,
+        },
     )
+    .await
 }
 
 /// The key created by the previous (plain form) request, if any; it is forgotten once read.
 #[server(prefix = "/fn", endpoint = "api-keys/take-new")]
 pub async fn take_new_api_key() -> Result<Option<NewApiKey>, AppError> {
-    crate::error::with_status(
-        async move {
-            crate::auth::ssr::require_user().await?;
-            ssr::take_new_key(&crate::state::app_state()?.secrets).await
-        }
-        .await,
-    )
+    crate::request::as_user("api-keys/take-new", |cx| async move {
+        ssr::take_new_key(&cx.state.secrets).await
+    })
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "api-keys/revoke")]
-pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+pub async fn revoke_api_key(id: crate::domain::ApiKeyId) -> Result<(), AppError> {
+    crate::request::as_user(
+        "api-keys/revoke",
+        |crate::request::UserRequest { user, state }| async move {
             ssr::revoke(&state.db, user.account_id, id).await?;
             state.api_keys.forget(id);
             Ok(())
-        }
-        .await,
+        },
     )
+    .await
 }

@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use sha2::{Digest, Sha256};
 
 use super::{ApiKeySummary, NewApiKey};
+use crate::domain::{AccountId, ApiKeyId};
 use crate::entities::{api_key, now_ms};
 use crate::error::AppError;
 
@@ -37,7 +38,7 @@ pub fn parse_name(name: &str) -> Result<String, String> {
 
 pub async fn create(
     db: &DatabaseConnection,
-    account_id: i64,
+    account_id: AccountId,
     name: &str,
 ) -> Result<NewApiKey, DbErr> {
     let key = generate_key();
@@ -91,10 +92,9 @@ pub async fn touch(db: &DatabaseConnection, key: &api_key::Model) -> Result<(), 
 
 pub async fn list(
     db: &DatabaseConnection,
-    account_id: i64,
+    account_id: AccountId,
 ) -> Result<Vec<ApiKeySummary>, AppError> {
-    Ok(api_key::Entity::find()
-        .filter(api_key::Column::AccountId.eq(account_id))
+    Ok(api_key::Entity::secure_find(account_id)
         .order_by_desc(api_key::Column::Id)
         .all(db)
         .await?
@@ -110,7 +110,11 @@ pub async fn list(
         .collect())
 }
 
-pub async fn revoke(db: &DatabaseConnection, account_id: i64, id: i64) -> Result<(), AppError> {
+pub async fn revoke(
+    db: &DatabaseConnection,
+    account_id: AccountId,
+    id: ApiKeyId,
+) -> Result<(), AppError> {
     let res = api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::value(now_ms()))
         .filter(api_key::Column::Id.eq(id))
@@ -120,8 +124,7 @@ pub async fn revoke(db: &DatabaseConnection, account_id: i64, id: i64) -> Result
         .await?;
     if res.rows_affected == 0 {
         // Unknown, another account's, or already revoked: only the last is not a 404.
-        let exists = api_key::Entity::find_by_id(id)
-            .filter(api_key::Column::AccountId.eq(account_id))
+        let exists = api_key::Entity::secure_find_by_id(account_id, id)
             .one(db)
             .await?
             .is_some();
@@ -179,8 +182,8 @@ pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5)
 
 #[derive(Clone, Copy, Debug)]
 struct CachedKey {
-    key_id: i64,
-    account_id: i64,
+    key_id: ApiKeyId,
+    account_id: AccountId,
     checked_at: std::time::Instant,
 }
 
@@ -195,7 +198,7 @@ impl KeyCache {
         &self,
         db: &DatabaseConnection,
         key: &str,
-    ) -> Result<Option<i64>, DbErr> {
+    ) -> Result<Option<AccountId>, DbErr> {
         let hash = hash_key(key);
         if let Some(c) = self.0.lock().expect("key cache poisoned").get(&hash) {
             if c.checked_at.elapsed() < KEY_CACHE_TTL {
@@ -225,7 +228,7 @@ impl KeyCache {
     }
 
     /// Forgets a revoked key at once.
-    pub fn forget(&self, key_id: i64) {
+    pub fn forget(&self, key_id: ApiKeyId) {
         self.0
             .lock()
             .expect("key cache poisoned")

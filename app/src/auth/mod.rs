@@ -18,8 +18,8 @@ pub use pages::{LoginPage, SignupPage};
 /// The logged-in user, as pages see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
-    pub id: i64,
-    pub account_id: i64,
+    pub id: crate::domain::UserId,
+    pub account_id: crate::domain::AccountId,
     pub email: String,
 }
 

@@ -174,7 +174,7 @@ pub async fn end_session() -> Result<(), AppError> {
 /// The logged-in user, if any.
 pub async fn optional_user() -> Result<Option<CurrentUser>, AppError> {
     let session = session().await?;
-    let Some(user_id) = session.get::<i64>(USER_ID_KEY).await? else {
+    let Some(user_id) = session.get::<crate::domain::UserId>(USER_ID_KEY).await? else {
         return Ok(None);
     };
     let db = crate::state::app_state()?.db;

@@ -14,7 +14,8 @@ pub fn DeliveryDetailPage() -> impl IntoView {
     let ids = move || {
         params.with(|p| {
             (
-                p.get("id").and_then(|s| s.parse::<i64>().ok()),
+                p.get("id")
+                    .and_then(|s| s.parse::<crate::domain::WebhookId>().ok()),
                 p.get("delivery_id").unwrap_or_default(),
             )
         })

@@ -39,7 +39,12 @@ pub fn poll_while(pending: impl Fn() -> bool + 'static, refresh: RwSignal<u64>) 
 pub fn DeliveryLogPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
+    let id = move || {
+        params.with(|p| {
+            p.get("id")
+                .and_then(|s| s.parse::<crate::domain::WebhookId>().ok())
+        })
+    };
     let filter = move || {
         query.with(|q| {
             (
@@ -164,7 +169,7 @@ fn LogView(w: WebhookDetail, page: DeliveryPage, filter: LogFilter) -> impl Into
 }
 
 #[component]
-fn DeliveryTable(rows: Vec<DeliveryRow>, webhook_id: i64) -> impl IntoView {
+fn DeliveryTable(rows: Vec<DeliveryRow>, webhook_id: crate::domain::WebhookId) -> impl IntoView {
     view! {
         <table class="deliveries">
             <thead>

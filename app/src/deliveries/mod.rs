@@ -23,57 +23,61 @@ pub use model::{
 /// of the previous page.
 #[server(prefix = "/fn", endpoint = "deliveries/list")]
 pub async fn list_deliveries(
-    webhook_id: i64,
+    webhook_id: crate::domain::WebhookId,
     #[server(default)] status: String,
     #[server(default)] event: String,
     #[server(default)] cursor: String,
 ) -> Result<DeliveryPage, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+    crate::request::as_user(
+        "deliveries/list",
+        |crate::request::UserRequest { user, state }| async move {
+            let db = state.db;
             let webhook =
                 crate::webhooks::ssr::find_owned(&db, user.account_id, webhook_id).await?;
             let filter =
                 LogFilter::parse(&status, &event, &cursor).map_err(|e| AppError::field("", e))?;
             Ok(query::list(&db, webhook.id, &filter, PAGE_SIZE).await?)
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "deliveries/get")]
 pub async fn get_delivery(
-    webhook_id: i64,
+    webhook_id: crate::domain::WebhookId,
     delivery_id: String,
 ) -> Result<DeliveryDetail, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+    crate::request::as_user(
+        "deliveries/get",
+        |crate::request::UserRequest { user, state }| async move {
+            let db = state.db;
             let webhook =
                 crate::webhooks::ssr::find_owned(&db, user.account_id, webhook_id).await?;
-            let id = uuid::Uuid::parse_str(&delivery_id).map_err(|_| AppError::NotFound)?;
+            let id: crate::domain::DeliveryId =
+                delivery_id.parse().map_err(|_| AppError::NotFound)?;
             query::detail(&db, &webhook, id)
                 .await?
                 .ok_or(AppError::NotFound)
-        }
-        .await,
+        },
     )
+    .await
 }
 
 /// Sends a delivery again now: a manual attempt for a finished delivery, or the next
 /// automatic try brought forward for a pending one. Returns what was done, in words.
 #[server(prefix = "/fn", endpoint = "deliveries/resend")]
-pub async fn resend_delivery(webhook_id: i64, delivery_id: String) -> Result<String, AppError> {
-    crate::error::with_status(
-        async move {
+pub async fn resend_delivery(
+    webhook_id: crate::domain::WebhookId,
+    delivery_id: String,
+) -> Result<String, AppError> {
+    crate::request::as_user(
+        "deliveries/resend",
+        |crate::request::UserRequest { user, state }| async move {
             use crate::queue::Resend;
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
             let webhook =
                 crate::webhooks::ssr::find_owned(&state.db, user.account_id, webhook_id).await?;
-            let id = uuid::Uuid::parse_str(&delivery_id).map_err(|_| AppError::NotFound)?;
+            let id: crate::domain::DeliveryId =
+                delivery_id.parse().map_err(|_| AppError::NotFound)?;
             let done = crate::queue::resend(&state.db, &state.wakeup, webhook.id, id)
                 .await?
                 .ok_or(AppError::NotFound)?;
@@ -83,7 +87,7 @@ pub async fn resend_delivery(webhook_id: i64, delivery_id: String) -> Result<Str
                 Resend::InFlight => "It is being sent right now.",
             }
             .to_string())
-        }
-        .await,
+        },
     )
+    .await
 }

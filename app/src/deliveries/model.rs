@@ -53,7 +53,7 @@ pub struct AttemptView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryDetail {
     pub delivery: DeliveryRow,
-    pub webhook_id: i64,
+    pub webhook_id: crate::domain::WebhookId,
     pub webhook_name: String,
     pub url: String,
     pub event_id: String,

@@ -4,21 +4,19 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
-use uuid::Uuid;
 
 use super::model::{AttemptView, DeliveryDetail, DeliveryPage, DeliveryRow, HourBucket, LogFilter};
+use crate::domain::{DeliveryId, WebhookId};
 use crate::entities::{attempt, delivery, delivery_stat, event, now_ms, webhook};
 use crate::queue::HOUR_MS;
 
 pub fn row(d: delivery::Model) -> DeliveryRow {
-    let in_flight = d.status == "pending" && d.lease_token.is_some();
+    let in_flight = d.in_flight();
     DeliveryRow {
         id: d.id.to_string(),
+        next_attempt_at: d.waiting_until(),
         event_type: d.event_type,
-        next_attempt_at: (d.status == "pending" && !in_flight)
-            .then_some(d.next_attempt_at)
-            .flatten(),
-        status: d.status,
+        status: d.status.as_str().to_string(),
         attempts: d.attempt_count,
         last_status_code: d.last_status_code,
         last_duration_ms: d.last_duration_ms,
@@ -32,7 +30,7 @@ pub fn row(d: delivery::Model) -> DeliveryRow {
 /// costs one index range scan however deep it is.
 pub async fn list(
     db: &DatabaseConnection,
-    webhook_id: i64,
+    webhook_id: WebhookId,
     filter: &LogFilter,
     limit: u64,
 ) -> Result<DeliveryPage, DbErr> {
@@ -46,7 +44,7 @@ pub async fn list(
     if let Some(c) = filter
         .cursor
         .as_deref()
-        .and_then(|c| Uuid::parse_str(c).ok())
+        .and_then(|c| c.parse::<DeliveryId>().ok())
     {
         q = q.filter(delivery::Column::Id.lt(c));
     }
@@ -86,7 +84,7 @@ fn header_pairs(json: Option<&str>) -> Vec<(String, String)> {
 pub fn attempt_view(a: attempt::Model) -> AttemptView {
     AttemptView {
         number: a.number,
-        trigger: a.trigger,
+        trigger: a.trigger.as_str().to_string(),
         started_at: a.started_at,
         duration_ms: a.duration_ms,
         request_headers: header_pairs(Some(&a.request_headers)),
@@ -102,7 +100,7 @@ pub fn attempt_view(a: attempt::Model) -> AttemptView {
 pub async fn detail(
     db: &DatabaseConnection,
     webhook: &webhook::Model,
-    id: Uuid,
+    id: DeliveryId,
 ) -> Result<Option<DeliveryDetail>, DbErr> {
     let Some(d) = delivery::Entity::find_by_id(id)
         .filter(delivery::Column::WebhookId.eq(webhook.id))
@@ -141,7 +139,10 @@ pub async fn detail(
 }
 
 /// The last 24 hours, hour by hour (oldest first, 24 buckets, empty hours included).
-pub async fn hourly(db: &DatabaseConnection, webhook_id: i64) -> Result<Vec<HourBucket>, DbErr> {
+pub async fn hourly(
+    db: &DatabaseConnection,
+    webhook_id: WebhookId,
+) -> Result<Vec<HourBucket>, DbErr> {
     let now = now_ms();
     let current = now - now % HOUR_MS;
     let first = current - 23 * HOUR_MS;
@@ -169,14 +170,14 @@ pub async fn hourly(db: &DatabaseConnection, webhook_id: i64) -> Result<Vec<Hour
 /// Succeeded and total finished deliveries over the last 24 hourly buckets, per webhook.
 pub async fn totals_24h(
     db: &DatabaseConnection,
-    webhook_ids: &[i64],
-) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
+    webhook_ids: &[WebhookId],
+) -> Result<HashMap<WebhookId, (i64, i64)>, DbErr> {
     if webhook_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let now = now_ms();
     let first = now - now % HOUR_MS - 23 * HOUR_MS;
-    let mut out: HashMap<i64, (i64, i64)> = HashMap::new();
+    let mut out: HashMap<WebhookId, (i64, i64)> = HashMap::new();
     for s in delivery_stat::Entity::find()
         .filter(delivery_stat::Column::WebhookId.is_in(webhook_ids.iter().copied()))
         .filter(delivery_stat::Column::HourStart.gte(first))
@@ -193,7 +194,7 @@ pub async fn totals_24h(
 /// The newest delivery of a webhook.
 pub async fn latest(
     db: &DatabaseConnection,
-    webhook_id: i64,
+    webhook_id: WebhookId,
 ) -> Result<Option<DeliveryRow>, DbErr> {
     Ok(delivery::Entity::find()
         .filter(delivery::Column::WebhookId.eq(webhook_id))

@@ -7,6 +7,7 @@
 mod account_input;
 mod event_type;
 mod field_errors;
+mod ids;
 mod signing_secret;
 mod target;
 mod text;
@@ -19,6 +20,9 @@ pub mod signing;
 pub use account_input::{Email, Password};
 pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
+pub use ids::{AccountId, ApiKeyId, UserId, WebhookId};
+#[cfg(feature = "ssr")]
+pub use ids::{DeliveryId, EventId};
 pub use signing_secret::{mask as signing_secret_mask, SigningSecret};
 pub use target::{check_resolved, classify_ip, TargetPolicy};
 pub use text::{check_visible, is_format_char};

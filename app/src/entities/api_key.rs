@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AccountId, ApiKeyId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_keys")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub account_id: i64,
+    pub id: ApiKeyId,
+    pub account_id: AccountId,
     pub name: String,
     /// The first characters of the key, shown in the list so owners can tell keys apart.
     pub prefix: String,

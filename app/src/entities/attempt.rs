@@ -1,16 +1,18 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{DeliveryId, WebhookId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "attempts")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub delivery_id: Uuid,
-    pub webhook_id: i64,
+    pub delivery_id: DeliveryId,
+    pub webhook_id: WebhookId,
     /// 1 for the first try of a delivery.
     pub number: i32,
     /// `auto` (the dispatcher) or `manual` (a redelivery asked by the owner).
-    pub trigger: String,
+    pub trigger: crate::queue::AttemptTrigger,
     pub started_at: i64,
     pub duration_ms: i32,
     /// JSON object of the request headers sent.

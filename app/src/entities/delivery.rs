@@ -1,17 +1,18 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AccountId, DeliveryId, EventId, WebhookId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deliveries")]
 pub struct Model {
     /// UUIDv7: unique, time-ordered; sent as `X-Webhook-Delivery-Id`.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub webhook_id: i64,
-    pub account_id: i64,
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub webhook_id: WebhookId,
+    pub account_id: AccountId,
     pub event_type: String,
-    /// `pending`, `succeeded` or `failed` (see `queue::DeliveryStatus`).
-    pub status: String,
+    pub status: crate::queue::DeliveryStatus,
     pub attempt_count: i32,
     /// When pending: when the next try is due, or when the current claim's lease ends.
     pub next_attempt_at: Option<i64>,

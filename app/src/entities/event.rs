@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AccountId, EventId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: i64,
+    pub id: EventId,
+    pub account_id: AccountId,
     pub event_type: String,
     /// The exact JSON body POSTed to every receiver: `{"event","timestamp","data"}`.
     pub body: String,

@@ -8,6 +8,7 @@ pub mod attempt;
 pub mod delivery;
 pub mod delivery_stat;
 pub mod event;
+pub mod scope;
 pub mod session;
 pub mod user;
 pub mod webhook;

@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AccountId, WebhookId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhooks")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub account_id: i64,
+    pub id: WebhookId,
+    pub account_id: AccountId,
     pub name: String,
     pub url: String,
     pub description: String,

@@ -1,28 +1,28 @@
 //! The durable delivery queue, shared by the pages (Send test event), the ingest API and the
 //! dispatcher: publishing an event (event row + one delivery per subscribed webhook, in one
-//! transaction), claiming due deliveries with a lease, and recording attempts.
+//! transaction), claiming due deliveries with a lease, and recording attempts. Every change of
+//! a delivery's state is in [`lifecycle`] (its head comment draws the state machine).
 //!
 //! Nothing lives only in memory: the `deliveries` table is the queue. The in-process
 //! [`Wakeup`] only shortens the wait of an idle dispatcher.
 
-mod claim;
 pub mod clock;
 mod gate;
+mod lifecycle;
 pub mod notify;
 mod publish;
-mod record;
-mod redeliver;
 pub mod retention;
 mod sample;
 pub(crate) mod sql;
 mod status;
 mod wakeup;
 
-pub use claim::{claim_due, load_jobs, next_due_at, release, Claimed, Job, Room};
 pub use gate::WriteGate;
+pub use lifecycle::{
+    claim_due, load_jobs, next_due_at, record_attempts, release, resend, AttemptOutcome,
+    AutoDisable, Claimed, Job, Lease, Next, Recorded, Resend, Room, HOUR_MS,
+};
 pub use publish::{publish_batch, PublishError, PublishRequest, Published, Publisher, Targets};
-pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, Recorded, HOUR_MS};
-pub use redeliver::{resend, Resend};
 pub use sample::sample_booking;
-pub use status::DeliveryStatus;
+pub use status::{AttemptTrigger, DeliveryStatus};
 pub use wakeup::Wakeup;

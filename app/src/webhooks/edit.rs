@@ -16,7 +16,12 @@ use crate::error::AppError;
 pub fn EditWebhookPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
+    let id = move || {
+        params.with(|p| {
+            p.get("id")
+                .and_then(|s| s.parse::<crate::domain::WebhookId>().ok())
+        })
+    };
     let reveal = query.with_untracked(|q| q.get("reveal").is_some());
     let earlier_test = query.with_untracked(|q| q.get("test"));
 
@@ -157,7 +162,7 @@ fn EditView(
 
 #[component]
 fn TestPanel(
-    id: i64,
+    id: crate::domain::WebhookId,
     test: ServerAction<SendTestEvent>,
     earlier: Option<TestOutcome>,
 ) -> impl IntoView {

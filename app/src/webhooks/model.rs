@@ -6,7 +6,7 @@ use crate::domain::WebhookInput;
 /// A row of the webhooks list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookSummary {
-    pub id: i64,
+    pub id: crate::domain::WebhookId,
     pub name: String,
     pub url: String,
     pub events: Vec<String>,
@@ -23,7 +23,7 @@ pub struct WebhookSummary {
 /// One webhook, for its edit page. The secret itself is only sent when asked for (Reveal).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookDetail {
-    pub id: i64,
+    pub id: crate::domain::WebhookId,
     pub name: String,
     pub url: String,
     pub description: String,

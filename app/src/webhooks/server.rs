@@ -33,43 +33,41 @@ pub fn webhook_input(
 
 #[server(prefix = "/fn", endpoint = "webhooks/list")]
 pub async fn list_webhooks() -> Result<Vec<WebhookSummary>, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+    crate::request::as_user(
+        "webhooks/list",
+        |crate::request::UserRequest { user, state }| async move {
+            let db = state.db;
             super::ssr::list(&db, user.account_id).await
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/get")]
 pub async fn get_webhook(
-    id: i64,
+    id: crate::domain::WebhookId,
     #[server(default)] reveal: bool,
 ) -> Result<WebhookDetail, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+    crate::request::as_user(
+        "webhooks/get",
+        |crate::request::UserRequest { user, state }| async move {
             let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
             super::ssr::detail(&state.db, &state.secrets, model, reveal).await
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/reveal-secret")]
-pub async fn reveal_secret(id: i64) -> Result<String, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+pub async fn reveal_secret(id: crate::domain::WebhookId) -> Result<String, AppError> {
+    crate::request::as_user(
+        "webhooks/reveal-secret",
+        |crate::request::UserRequest { user, state }| async move {
             let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
             super::ssr::secret_of(&state.secrets, &model)
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/create")]
@@ -82,10 +80,9 @@ pub async fn create_webhook(
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
 ) -> Result<(), AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+    crate::request::as_user(
+        "webhooks/create",
+        |crate::request::UserRequest { user, state }| async move {
             let input = webhook_input(
                 name,
                 url,
@@ -99,14 +96,14 @@ pub async fn create_webhook(
             super::ssr::create(&state.db, &state.secrets, user.account_id, &draft).await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/update")]
 pub async fn update_webhook(
-    id: i64,
+    id: crate::domain::WebhookId,
     #[server(default)] name: String,
     #[server(default)] url: String,
     #[server(default)] events: Vec<String>,
@@ -115,10 +112,9 @@ pub async fn update_webhook(
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
 ) -> Result<(), AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+    crate::request::as_user(
+        "webhooks/update",
+        |crate::request::UserRequest { user, state }| async move {
             let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
             let input = webhook_input(
                 name,
@@ -133,89 +129,90 @@ pub async fn update_webhook(
             super::ssr::update(&state.db, model, &draft).await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/delete")]
-pub async fn delete_webhook(id: i64) -> Result<(), AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+pub async fn delete_webhook(id: crate::domain::WebhookId) -> Result<(), AppError> {
+    crate::request::as_user(
+        "webhooks/delete",
+        |crate::request::UserRequest { user, state }| async move {
+            let db = state.db;
             let model = super::ssr::find_owned(&db, user.account_id, id).await?;
             super::ssr::delete(&db, model).await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
-        }
-        .await,
+        },
     )
+    .await
 }
 
 /// Switches a webhook back on after it was paused (automatically or not).
 #[server(prefix = "/fn", endpoint = "webhooks/enable")]
-pub async fn enable_webhook(id: i64) -> Result<(), AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+pub async fn enable_webhook(id: crate::domain::WebhookId) -> Result<(), AppError> {
+    crate::request::as_user(
+        "webhooks/enable",
+        |crate::request::UserRequest { user, state }| async move {
+            let db = state.db;
             let model = super::ssr::find_owned(&db, user.account_id, id).await?;
             super::ssr::enable(&db, model).await?;
             Ok(())
-        }
-        .await,
+        },
     )
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "webhooks/rotate-secret")]
-pub async fn rotate_secret(id: i64) -> Result<(), AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+pub async fn rotate_secret(id: crate::domain::WebhookId) -> Result<(), AppError> {
+    crate::request::as_user(
+        "webhooks/rotate-secret",
+        |crate::request::UserRequest { user, state }| async move {
             let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
             super::ssr::rotate(&state.db, &state.secrets, model).await?;
             Ok(())
-        }
-        .await,
+        },
     )
+    .await
 }
 
 /// Sends `webhook.test` to this webhook alone, through the dispatcher, and waits for the first
 /// attempt's outcome (at most the webhook's timeout and a few seconds). A plain form post (no
 /// JavaScript) is redirected back to the edit page, which then shows the outcome.
 #[server(prefix = "/fn", endpoint = "webhooks/send-test")]
-pub async fn send_test_event(id: i64) -> Result<TestOutcome, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let state = crate::state::app_state()?;
+pub async fn send_test_event(id: crate::domain::WebhookId) -> Result<TestOutcome, AppError> {
+    crate::request::as_user(
+        "webhooks/send-test",
+        |crate::request::UserRequest { user, state }| async move {
             let outcome = super::ssr::send_test(&state, user.account_id, id).await?;
-            if super::ssr::is_plain_form_post() {
+            if crate::request::wants_html() {
                 leptos_axum::redirect(&format!(
                     "/settings/webhooks/{id}/edit?test={}",
                     outcome.delivery_id
                 ));
             }
             Ok(outcome)
-        }
-        .await,
+        },
     )
+    .await
 }
 
 /// The outcome of an earlier test event of this webhook.
 #[server(prefix = "/fn", endpoint = "webhooks/test-outcome")]
-pub async fn get_test_outcome(id: i64, delivery_id: String) -> Result<TestOutcome, AppError> {
-    crate::error::with_status(
-        async move {
-            let user = crate::auth::ssr::require_user().await?;
-            let db = crate::state::app_state()?.db;
+pub async fn get_test_outcome(
+    id: crate::domain::WebhookId,
+    delivery_id: String,
+) -> Result<TestOutcome, AppError> {
+    crate::request::as_user(
+        "webhooks/test-outcome",
+        |crate::request::UserRequest { user, state }| async move {
+            let db = state.db;
             let model = super::ssr::find_owned(&db, user.account_id, id).await?;
-            let delivery_id =
-                uuid::Uuid::parse_str(&delivery_id).map_err(|_| AppError::NotFound)?;
+            let delivery_id: crate::domain::DeliveryId =
+                delivery_id.parse().map_err(|_| AppError::NotFound)?;
             super::ssr::outcome(&db, model.id, delivery_id).await
-        }
-        .await,
+        },
     )
+    .await
 }

@@ -4,7 +4,7 @@
 
 use app::domain::signing::{seed_signature, standard_signature};
 use app::domain::{SigningSecret, TargetPolicy, WebhookUrl};
-use app::queue::{AttemptOutcome, Job, Next};
+use app::queue::{AttemptOutcome, AttemptTrigger, Job, Next};
 use app::secrets::SecretBox;
 use futures::StreamExt;
 use std::time::{Duration, Instant};
@@ -224,11 +224,14 @@ pub fn handle(
         (p.number < max_tries).then(|| started_at_ms + took_ms + delay.as_millis() as i64)
     };
     let mut outcome = AttemptOutcome {
-        delivery_id: job.delivery_id,
-        lease_token: job.lease_token,
+        lease: job.lease(),
         webhook_id: job.webhook_id,
         number: p.number,
-        trigger: if job.manual { "manual" } else { "auto" },
+        trigger: if job.manual {
+            AttemptTrigger::Manual
+        } else {
+            AttemptTrigger::Auto
+        },
         started_at: started_at_ms,
         duration_ms: took_ms as i32,
         request_headers,
@@ -298,10 +301,10 @@ mod tests {
 
     fn job(secret: String, previous: Option<String>, previous_until: i64) -> Job {
         Job {
-            delivery_id: uuid::Uuid::now_v7(),
+            delivery_id: app::domain::DeliveryId(uuid::Uuid::now_v7()),
             lease_token: 1,
             attempt_count: 0,
-            webhook_id: 1,
+            webhook_id: app::domain::WebhookId(1),
             event_type: "booking.created".into(),
             body: "{}".into(),
             event_created_at: 0,

@@ -18,11 +18,12 @@ pub use resolver::GuardedResolver;
 pub use retry::{parse_duration, parse_retry_after, RetrySchedule, MAX_RETRY_DELAY};
 
 use app::domain::TargetPolicy;
+use app::domain::WebhookId;
 use app::entities::now_ms;
-use app::queue::{self, AttemptOutcome, AutoDisable, Job, Recorded, Wakeup, WriteGate};
+use app::queue::{self, AttemptOutcome, AutoDisable, Job, Lease, Recorded, Wakeup, WriteGate};
 use app::storage::{is_unavailable, StorageHealth};
 use sea_orm::{DatabaseConnection, DbErr};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -81,9 +82,9 @@ pub struct Dispatcher {
     health: StorageHealth,
     permits: Arc<Semaphore>,
     /// Requests in flight per webhook.
-    in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    in_flight: Arc<Mutex<HashMap<WebhookId, usize>>>,
     /// The deliveries in flight and the claim tokens they are held under.
-    held: Arc<Mutex<HashMap<uuid::Uuid, i64>>>,
+    held: Arc<Mutex<HashSet<Lease>>>,
     slot_freed: Arc<Notify>,
 }
 
@@ -183,7 +184,7 @@ impl Dispatcher {
         let span = tracing::info_span!(
             "attempt",
             delivery = %job.delivery_id,
-            webhook = job.webhook_id,
+            webhook = %job.webhook_id,
             number = job.attempt_count + 1,
         );
         let outcome = self.attempt_once(job).instrument(span.clone()).await;
@@ -297,7 +298,7 @@ impl Dispatcher {
                 self.held
                     .lock()
                     .expect("held map poisoned")
-                    .insert(job.delivery_id, job.lease_token);
+                    .insert(job.lease());
                 let this = self.clone();
                 let tx = record_tx.clone();
                 crate::metrics::metrics().in_flight.inc();
@@ -311,7 +312,7 @@ impl Dispatcher {
                     this.held
                         .lock()
                         .expect("held map poisoned")
-                        .remove(&job.delivery_id);
+                        .remove(&job.lease());
                     {
                         let mut map = this.in_flight.lock().expect("in-flight map poisoned");
                         if let Some(n) = map.get_mut(&job.webhook_id) {
@@ -336,7 +337,7 @@ impl Dispatcher {
             // …and give the rest back to the queue for another worker (or the next start).
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
-            let held: Vec<(uuid::Uuid, i64)> = self
+            let held: Vec<Lease> = self
                 .held
                 .lock()
                 .expect("held map poisoned")
@@ -501,7 +502,7 @@ impl<'a> Recording<'a> {
                 Err(e) => {
                     tracing::error!(
                         error = %e,
-                        delivery = %part[0].delivery_id,
+                        delivery = %part[0].lease.delivery_id(),
                         "could not record an attempt; dropped (the delivery is sent again when its lease ends)"
                     );
                 }

@@ -133,7 +133,7 @@ async fn a_published_event_arrives_signed_and_exact(app: TestApp) {
     );
 
     let d = deliveries(&app).await;
-    assert_eq!(d[0].status, "succeeded");
+    assert_eq!(d[0].status.as_str(), "succeeded");
     assert_eq!(d[0].event_id.to_string(), event_id);
     assert_eq!(r.headers["x-webhook-delivery-id"], d[0].id.to_string());
     assert_eq!(r.headers["webhook-id"], d[0].id.to_string());
@@ -189,7 +189,7 @@ async fn zero_retries_means_one_try(app: TestApp) {
     app.publish(&key, "booking.cancelled", json!({})).await;
     app.dispatcher.run_until_idle().await.unwrap();
     assert_eq!(rx.all().len(), 1);
-    assert_eq!(deliveries(&app).await[0].status, "failed");
+    assert_eq!(deliveries(&app).await[0].status.as_str(), "failed");
     app.stop().await;
 }
 
@@ -205,7 +205,7 @@ async fn a_slow_endpoint_times_out(app: TestApp) {
         "{}",
         a[0].duration_ms
     );
-    assert_eq!(deliveries(&app).await[0].status, "failed");
+    assert_eq!(deliveries(&app).await[0].status.as_str(), "failed");
     app.stop().await;
 }
 
@@ -228,7 +228,7 @@ async fn retry_after_is_honoured(app: TestApp) {
     let before = app::entities::now_ms();
     app.dispatcher.run_once().await.unwrap();
     let d = deliveries(&app).await;
-    assert_eq!(d[0].status, "pending");
+    assert_eq!(d[0].status.as_str(), "pending");
     let due = d[0].next_attempt_at.unwrap();
     assert!(
         due >= before + 119_000 && due <= before + 125_000,
@@ -250,7 +250,7 @@ async fn responses_are_read_up_to_16_kib(app: TestApp) {
     app.dispatcher.run_once().await.unwrap();
     let a = attempts(&app).await;
     assert_eq!(a[0].response_body.as_ref().unwrap().len(), 16 * 1024);
-    assert_eq!(deliveries(&app).await[0].status, "succeeded");
+    assert_eq!(deliveries(&app).await[0].status.as_str(), "succeeded");
     app.stop().await;
 }
 
@@ -285,7 +285,7 @@ async fn response_headers_are_capped_like_the_body(app: TestApp) {
         "the headers that fit are kept ({kept} bytes)"
     );
     assert!(a[0].response_headers.as_ref().unwrap().len() < 20 * 1024);
-    assert_eq!(deliveries(&app).await[0].status, "succeeded");
+    assert_eq!(deliveries(&app).await[0].status.as_str(), "succeeded");
     app.stop().await;
 }
 
@@ -488,7 +488,7 @@ async fn claims_respect_each_webhooks_room(app: TestApp) {
         app.publish(&key, "booking.created", json!({})).await;
     }
     let now = app::entities::now_ms();
-    let count = |c: &[queue::Claimed], w: i64| c.iter().filter(|c| c.webhook_id == w).count();
+    let count = |c: &[queue::Claimed], w: i64| c.iter().filter(|c| c.webhook_id.0 == w).count();
     // A is at its cap, B has room for 2, others (none here) 5.
     let claimed = queue::claim_due(
         &app.db,
@@ -498,7 +498,10 @@ async fn claims_respect_each_webhooks_room(app: TestApp) {
         30_000,
         &queue::Room {
             per_webhook: 5,
-            busy: vec![(a, 0), (b, 2)],
+            busy: vec![
+                (app::domain::WebhookId(a), 0),
+                (app::domain::WebhookId(b), 2),
+            ],
         },
     )
     .await
@@ -579,7 +582,7 @@ async fn an_expired_lease_is_taken_over(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(taken.len(), 1);
-    assert_ne!(taken[0].lease_token, crashed[0].lease_token);
+    assert_ne!(taken[0].lease.token(), crashed[0].lease.token());
     // The new holder delivers it; the crashed worker's late report changes nothing.
     let jobs = queue::load_jobs(&app.db, &taken).await.unwrap();
     assert_eq!(jobs.len(), 1);

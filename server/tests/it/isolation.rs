@@ -114,7 +114,7 @@ async fn an_attempt_of_a_deleted_delivery_is_dropped(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(attempts.len(), 1, "only B's attempt is recorded");
-    assert_eq!(attempts[0].webhook_id, healthy);
+    assert_eq!(attempts[0].webhook_id.0, healthy);
     // And the dispatcher goes on.
     b.publish("booking.created", json!({})).await;
     assert_eq!(app.dispatcher.run_until_idle().await.unwrap(), 1);
@@ -242,7 +242,7 @@ async fn a_delete_that_meets_a_deadlock_is_retried(app: TestApp) {
     for n in 0..2 {
         assert_eq!(a.publish("booking.created", json!({ "n": n })).await.0, 202);
     }
-    let mut ids: Vec<uuid::Uuid> = app::entities::delivery::Entity::find()
+    let mut ids: Vec<app::domain::DeliveryId> = app::entities::delivery::Entity::find()
         .all(&app.db)
         .await
         .unwrap()
@@ -251,7 +251,7 @@ async fn a_delete_that_meets_a_deadlock_is_retried(app: TestApp) {
         .collect();
     ids.sort();
     assert_eq!(ids.len(), 2);
-    let touch = |id: uuid::Uuid| {
+    let touch = |id: app::domain::DeliveryId| {
         Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE deliveries SET attempt_count = attempt_count WHERE id = $1",

@@ -199,7 +199,7 @@ async fn a_webhook_that_keeps_failing_is_disabled(app: TestApp) {
         app.dispatcher.run_until_idle().await.unwrap();
     }
     let hook = || async {
-        app::entities::webhook::Entity::find_by_id(id)
+        app::entities::webhook::Entity::find_by_id(app::domain::WebhookId(id))
             .one(&app.db)
             .await
             .unwrap()

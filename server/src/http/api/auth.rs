@@ -9,7 +9,7 @@ use app::state::AppState;
 /// The account an API request acts for, from `Authorization: Bearer <key>`.
 #[derive(Clone, Copy, Debug)]
 pub struct ApiAccount {
-    pub account_id: i64,
+    pub account_id: app::domain::AccountId,
 }
 
 impl FromRequestParts<AppState> for ApiAccount {

@@ -1,13 +1,12 @@
 //! The delivery log over the API.
 
 use app::deliveries::{query, LogFilter};
-use app::entities::delivery;
+use app::entities::scope::{owned_delivery as owned_delivery_row, owned_webhook};
 use app::queue::Resend;
 use app::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::auth::ApiAccount;
 use super::error::ApiError;
@@ -20,6 +19,7 @@ use super::webhooks::owned;
     params(("id" = i64, Path, description = "Webhook id"), DeliveryQuery),
     responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "list", account_id = %account.account_id))]
 pub async fn list(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -47,7 +47,7 @@ pub async fn list(
         data: page
             .rows
             .into_iter()
-            .map(|r| Delivery::from_row(r, webhook.id))
+            .map(|r| Delivery::from_row(r, webhook.id.0))
             .collect(),
         next_cursor: page.next_cursor,
     }))
@@ -58,21 +58,23 @@ async fn owned_delivery(
     state: &AppState,
     account: ApiAccount,
     id: &str,
-) -> Result<(delivery::Model, app::entities::webhook::Model), ApiError> {
-    let id = uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
-    let d = delivery::Entity::find_by_id(id)
-        .filter(delivery::Column::AccountId.eq(account.account_id))
-        .one(&state.db)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let webhook =
-        app::webhooks::ssr::find_owned(&state.db, account.account_id, d.webhook_id).await?;
+) -> Result<
+    (
+        app::entities::delivery::Model,
+        app::entities::webhook::Model,
+    ),
+    ApiError,
+> {
+    let id: app::domain::DeliveryId = id.parse().map_err(|_| ApiError::not_found())?;
+    let d = owned_delivery_row(&state.db, account.account_id, id).await?;
+    let webhook = owned_webhook(&state.db, account.account_id, d.webhook_id).await?;
     Ok((d, webhook))
 }
 
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = [])),
     params(("id" = String, Path, description = "Delivery id")),
     responses((status = 200, body = DeliveryWithAttempts), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "get", account_id = %account.account_id))]
 pub async fn get(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -83,7 +85,7 @@ pub async fn get(
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(DeliveryWithAttempts {
-        delivery: Delivery::from_row(detail.delivery, webhook.id),
+        delivery: Delivery::from_row(detail.delivery, webhook.id.0),
         event_id: detail.event_id,
         body: detail.body_raw,
         attempts: detail
@@ -108,6 +110,7 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries", security(("bearer" = [])),
     params(("id" = String, Path, description = "Delivery id")),
     responses((status = 202, body = Redelivery), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "redeliver", account_id = %account.account_id))]
 pub async fn redeliver(
     State(state): State<AppState>,
     account: ApiAccount,

@@ -53,8 +53,10 @@ impl ApiError {
     }
 
     /// Logged with its cause; the client learns only that it was our fault.
+    #[track_caller]
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "API request failed");
+        let at = std::panic::Location::caller();
+        tracing::error!(error = %cause, at = %at, "API request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
@@ -95,9 +97,12 @@ impl From<app::error::AppError> for ApiError {
 }
 
 impl From<sea_orm::DbErr> for ApiError {
+    /// Logs where the error came from (the `?` that converted it), within the handler's span.
+    #[track_caller]
     fn from(e: sea_orm::DbErr) -> Self {
+        let at = std::panic::Location::caller();
         if app::storage::is_unavailable(&e) {
-            tracing::error!(error = %e, "API request failed: storage unavailable");
+            tracing::error!(error = %e, at = %at, "API request failed: storage unavailable");
             return ApiError::storage_unavailable();
         }
         ApiError::internal(e)

@@ -28,6 +28,7 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
         (status = 413, description = "Body over 256 KiB", body = super::types::ErrorBody),
         (status = 422, description = "Unknown event type, `data` not an object, or an Idempotency-Key reused for another event", body = super::types::ErrorBody),
         (status = 503, description = "Storage unavailable (full disk, database unreachable); nothing was stored — retry after `Retry-After` seconds", body = super::types::ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "publish_event", account_id = %account.account_id))]
 pub async fn publish_event(
     State(state): State<AppState>,
     account: ApiAccount,

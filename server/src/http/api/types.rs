@@ -73,7 +73,7 @@ impl Webhook {
             events: app::webhooks::ssr::event_names(&m),
             secret,
             disabled_reason: m.disabled_reason.clone().filter(|_| !m.active),
-            id: m.id,
+            id: m.id.0,
             name: m.name,
             url: m.url,
             active: m.active,

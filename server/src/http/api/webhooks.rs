@@ -21,7 +21,7 @@ pub async fn owned(
     account: ApiAccount,
     id: &str,
 ) -> Result<app::entities::webhook::Model, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    let id: app::domain::WebhookId = id.parse().map_err(|_| ApiError::not_found())?;
     Ok(hooks::find_owned(&state.db, account.account_id, id).await?)
 }
 
@@ -43,6 +43,7 @@ async fn parse(input: &WebhookInput, state: &AppState) -> Result<WebhookDraft, A
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "list", account_id = %account.account_id))]
 pub async fn list(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -60,6 +61,7 @@ pub async fn list(
     responses((status = 201, description = "Created; the only answer besides rotate that carries the secret", body = Webhook),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "create", account_id = %account.account_id))]
 pub async fn create(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -89,6 +91,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 200, body = Webhook), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "get", account_id = %account.account_id))]
 pub async fn get(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -105,6 +108,7 @@ pub async fn get(
     request_body = UpdateWebhook,
     responses((status = 200, body = Webhook), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "update", account_id = %account.account_id))]
 pub async fn update(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -146,6 +150,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 204, description = "Deleted, with its delivery log"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "delete", account_id = %account.account_id))]
 pub async fn delete(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -160,6 +165,7 @@ pub async fn delete(
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 200, description = "The first attempt of a `webhook.test` delivery", body = TestResult),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "test", account_id = %account.account_id))]
 pub async fn test(
     State(state): State<AppState>,
     account: ApiAccount,
@@ -181,6 +187,7 @@ pub async fn test(
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 200, description = "The new secret; the previous one keeps signing for 24 hours", body = Secret),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "rotate_secret", account_id = %account.account_id))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     account: ApiAccount,

@@ -1,14 +1,14 @@
+use super::Lease;
+use crate::domain::{DeliveryId, WebhookId};
+use crate::entities::{attempt, delivery_stat, webhook};
+use crate::queue::sql::{pow2_chunks, stmt};
+use crate::queue::{AttemptTrigger, DeliveryStatus, WriteGate};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     EntityTrait, QueryFilter, Set, TransactionTrait, Value,
 };
 use std::collections::{BTreeMap, HashSet};
-use uuid::Uuid;
-
-use super::sql::{pow2_chunks, stmt};
-use super::{DeliveryStatus, WriteGate};
-use crate::entities::{attempt, delivery_stat, webhook};
 
 /// What becomes of a delivery after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,14 +23,13 @@ pub enum Next {
 /// One attempt, as it happened, and its consequence for the delivery.
 #[derive(Clone, Debug)]
 pub struct AttemptOutcome {
-    pub delivery_id: Uuid,
-    /// The token of the claim this attempt was made under.
-    pub lease_token: i64,
-    pub webhook_id: i64,
+    /// The claim this attempt was made under.
+    pub lease: Lease,
+    pub webhook_id: WebhookId,
     /// 1 for a delivery's first attempt.
     pub number: i32,
     /// `auto` (the schedule) or `manual` (a redelivery the owner asked for).
-    pub trigger: &'static str,
+    pub trigger: AttemptTrigger,
     pub started_at: i64,
     pub duration_ms: i32,
     /// JSON object of the request headers sent.
@@ -82,6 +81,7 @@ pub enum Recorded {
 /// Returns what became of each outcome, in order. An outcome whose delivery was deleted while
 /// it was in flight is dropped ([`Recorded::Gone`]) rather than failing the batch: the rows it
 /// would reference are gone, and one account's delete must not hold up everyone's records.
+#[tracing::instrument(name = "record", skip_all, fields(n = outcomes.len()))]
 pub async fn record_attempts(
     db: &DatabaseConnection,
     gate: &WriteGate,
@@ -95,21 +95,21 @@ pub async fn record_attempts(
     let _turn = gate.enter().await;
     let txn = db.begin().await?;
     let held_ids = advance(&txn, outcomes, now).await?;
-    let others: Vec<Uuid> = outcomes
+    let others: Vec<DeliveryId> = outcomes
         .iter()
-        .map(|o| o.delivery_id)
+        .map(|o| o.lease.delivery_id())
         .filter(|id| !held_ids.contains(id))
         .collect();
     let still_there = existing(&txn, &others).await?;
     let mut recorded = Vec::with_capacity(outcomes.len());
     // (webhook, hour) -> (succeeded, failed); webhook -> final outcomes in this batch, in order.
-    let mut counts: BTreeMap<(i64, i64), (i32, i32)> = BTreeMap::new();
-    let mut finals: BTreeMap<i64, Vec<bool>> = BTreeMap::new();
+    let mut counts: BTreeMap<(WebhookId, i64), (i32, i32)> = BTreeMap::new();
+    let mut finals: BTreeMap<WebhookId, Vec<bool>> = BTreeMap::new();
     let mut to_insert = Vec::with_capacity(outcomes.len());
     for o in outcomes {
-        let r = if held_ids.contains(&o.delivery_id) {
+        let r = if held_ids.contains(&o.lease.delivery_id()) {
             Recorded::Held
-        } else if still_there.contains(&o.delivery_id) {
+        } else if still_there.contains(&o.lease.delivery_id()) {
             Recorded::TakenOver
         } else {
             Recorded::Gone
@@ -138,10 +138,10 @@ pub async fn record_attempts(
     for chunk in pow2_chunks(&to_insert, 128) {
         attempt::Entity::insert_many(chunk.iter().map(|o| attempt::ActiveModel {
             id: Default::default(),
-            delivery_id: Set(o.delivery_id),
+            delivery_id: Set(o.lease.delivery_id()),
             webhook_id: Set(o.webhook_id),
             number: Set(o.number),
-            trigger: Set(o.trigger.to_string()),
+            trigger: Set(o.trigger),
             started_at: Set(o.started_at),
             duration_ms: Set(o.duration_ms),
             request_headers: Set(o.request_headers.clone()),
@@ -163,7 +163,10 @@ pub async fn record_attempts(
 /// Which of `ids` still exist; on PostgreSQL they are locked (`FOR KEY SHARE`) until the
 /// transaction ends, so a concurrent delete waits instead of breaking the attempts' foreign
 /// key. (SQLite: this transaction already holds the write lock.)
-async fn existing(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashSet<Uuid>, DbErr> {
+async fn existing(
+    txn: &DatabaseTransaction,
+    ids: &[DeliveryId],
+) -> Result<HashSet<DeliveryId>, DbErr> {
     let mut found = HashSet::with_capacity(ids.len());
     if ids.is_empty() {
         return Ok(found);
@@ -184,7 +187,7 @@ async fn existing(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashSet<Uui
         );
         let values: Vec<Value> = chunk.iter().map(|id| (*id).into()).collect();
         for row in txn.query_all(stmt(backend, &sql, values)).await? {
-            found.insert(row.try_get::<Uuid>("", "id")?);
+            found.insert(row.try_get::<DeliveryId>("", "id")?);
         }
     }
     Ok(found)
@@ -196,14 +199,14 @@ async fn advance(
     txn: &DatabaseTransaction,
     outcomes: &[AttemptOutcome],
     now: i64,
-) -> Result<HashSet<Uuid>, DbErr> {
+) -> Result<HashSet<DeliveryId>, DbErr> {
     let backend = txn.get_database_backend();
     let pg = backend == DbBackend::Postgres;
     let mut held = HashSet::with_capacity(outcomes.len());
     // Rows are taken in id order, as a webhook's delete locks them (PostgreSQL), so that the
     // two cannot deadlock.
     let mut sorted: Vec<&AttemptOutcome> = outcomes.iter().collect();
-    sorted.sort_unstable_by_key(|o| o.delivery_id);
+    sorted.sort_unstable_by_key(|o| o.lease.delivery_id());
     for chunk in pow2_chunks(&sorted, 256) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
         let mut rows = Vec::with_capacity(chunk.len());
@@ -231,8 +234,8 @@ async fn advance(
                 "(?, ?, ?, ?, ?, ?, ?, ?)".to_string()
             });
             values.extend([
-                o.delivery_id.into(),
-                o.lease_token.into(),
+                o.lease.delivery_id().into(),
+                o.lease.token().into(),
                 status.as_str().into(),
                 next_at.into(),
                 o.response_status.into(),
@@ -266,7 +269,7 @@ async fn advance(
             )
         };
         let clock = if pg {
-            format!(" + {}", super::clock::PG_NOW_MS)
+            format!(" + {}", crate::queue::clock::PG_NOW_MS)
         } else {
             String::new()
         };
@@ -286,7 +289,7 @@ async fn advance(
             ))
             .await?
         {
-            held.insert(row.try_get::<Uuid>("", "id")?);
+            held.insert(row.try_get::<DeliveryId>("", "id")?);
         }
     }
     Ok(held)
@@ -294,7 +297,7 @@ async fn advance(
 
 async fn count_finished(
     txn: &DatabaseTransaction,
-    counts: &BTreeMap<(i64, i64), (i32, i32)>,
+    counts: &BTreeMap<(WebhookId, i64), (i32, i32)>,
 ) -> Result<(), DbErr> {
     if counts.is_empty() {
         return Ok(());
@@ -333,7 +336,7 @@ async fn count_finished(
 /// the rule allows switches the webhook off (it then gets no new deliveries).
 async fn update_health(
     txn: &DatabaseTransaction,
-    finals: &BTreeMap<i64, Vec<bool>>,
+    finals: &BTreeMap<WebhookId, Vec<bool>>,
     now: i64,
     rule: Option<AutoDisable>,
 ) -> Result<(), DbErr> {

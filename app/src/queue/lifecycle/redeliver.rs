@@ -1,9 +1,8 @@
+use crate::domain::{DeliveryId, WebhookId};
+use crate::entities::delivery;
+use crate::queue::{DeliveryStatus, Wakeup};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
-use uuid::Uuid;
-
-use super::{DeliveryStatus, Wakeup};
-use crate::entities::delivery;
 
 /// What a request to send a delivery again did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,11 +17,12 @@ pub enum Resend {
 
 /// Sends a delivery of this webhook again, now, through the queue. `None` when the webhook has
 /// no such delivery.
+#[tracing::instrument(name = "resend", skip_all, fields(webhook_id = %webhook_id, delivery_id = %delivery_id))]
 pub async fn resend(
     db: &DatabaseConnection,
     wakeup: &Wakeup,
-    webhook_id: i64,
-    delivery_id: Uuid,
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
 ) -> Result<Option<Resend>, DbErr> {
     let Some(d) = delivery::Entity::find_by_id(delivery_id)
         .filter(delivery::Column::WebhookId.eq(webhook_id))
@@ -31,12 +31,12 @@ pub async fn resend(
     else {
         return Ok(None);
     };
-    let now = super::clock::now(db).await?;
-    let outcome = if d.status == DeliveryStatus::Pending.as_str() {
+    let now = crate::queue::clock::now(db).await?;
+    let outcome = if d.status == DeliveryStatus::Pending {
         let moved = delivery::Entity::update_many()
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
             .filter(delivery::Column::Id.eq(delivery_id))
-            .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Pending))
             .filter(delivery::Column::LeaseToken.is_null())
             .exec(db)
             .await?;
@@ -49,7 +49,7 @@ pub async fn resend(
         let reopened = delivery::Entity::update_many()
             .col_expr(
                 delivery::Column::Status,
-                Expr::value(DeliveryStatus::Pending.as_str()),
+                Expr::value(DeliveryStatus::Pending),
             )
             .col_expr(delivery::Column::Manual, Expr::value(true))
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
@@ -58,7 +58,7 @@ pub async fn resend(
                 Expr::value(Option::<i64>::None),
             )
             .filter(delivery::Column::Id.eq(delivery_id))
-            .filter(delivery::Column::Status.ne(DeliveryStatus::Pending.as_str()))
+            .filter(delivery::Column::Status.ne(DeliveryStatus::Pending))
             .exec(db)
             .await?;
         if reopened.rows_affected == 1 {
@@ -70,7 +70,7 @@ pub async fn resend(
     if outcome != Resend::InFlight {
         wakeup.notify();
         // Other instances learn of it too; if that fails, their next poll finds it.
-        if let Err(e) = super::notify::announce(db).await {
+        if let Err(e) = crate::queue::notify::announce(db).await {
             tracing::warn!(error = %e, "NOTIFY failed");
         }
     }

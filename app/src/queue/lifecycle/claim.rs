@@ -1,26 +1,25 @@
+use super::Lease;
+use crate::domain::{DeliveryId, WebhookId};
+use crate::queue::sql::stmt;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, TryGetable, Value,
 };
-use uuid::Uuid;
-
-use super::sql::stmt;
 
 /// A delivery this worker now holds until `next_attempt_at` (its lease) passes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claimed {
-    pub id: Uuid,
-    pub webhook_id: i64,
-    pub lease_token: i64,
+    pub lease: Lease,
+    pub webhook_id: WebhookId,
 }
 
 /// Everything needed to make one attempt of a claimed delivery.
 #[derive(Clone, Debug, FromQueryResult)]
 pub struct Job {
-    pub delivery_id: Uuid,
+    pub delivery_id: DeliveryId,
     pub lease_token: i64,
     /// Attempts made before this one.
     pub attempt_count: i32,
-    pub webhook_id: i64,
+    pub webhook_id: WebhookId,
     pub event_type: String,
     pub body: String,
     pub event_created_at: i64,
@@ -34,6 +33,16 @@ pub struct Job {
     pub manual: bool,
 }
 
+impl Job {
+    /// The lease this job's attempt is made under.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            delivery_id: self.delivery_id,
+            token: self.lease_token,
+        }
+    }
+}
+
 /// How many more deliveries of each webhook this worker may start: webhooks with requests in
 /// flight have less room than the others.
 #[derive(Clone, Debug, Default)]
@@ -41,7 +50,7 @@ pub struct Room {
     /// Room of a webhook with nothing in flight here.
     pub per_webhook: u32,
     /// Webhooks with requests in flight and their remaining room (0 = at the cap).
-    pub busy: Vec<(i64, u32)>,
+    pub busy: Vec<(WebhookId, u32)>,
 }
 
 /// Claims up to `limit` due deliveries, oldest due first, at most `room` per webhook. The lease
@@ -58,9 +67,10 @@ pub struct Room {
 /// On PostgreSQL the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several
 /// processes share the queue without waiting on each other or claiming a row twice. SQLite has
 /// a single writer, which serializes claims by itself.
+#[tracing::instrument(name = "claim", skip_all, fields(limit))]
 pub async fn claim_due(
     db: &DatabaseConnection,
-    gate: &super::WriteGate,
+    gate: &crate::queue::WriteGate,
     now_ms: i64,
     limit: u32,
     lease_grace_ms: i64,
@@ -103,7 +113,7 @@ pub async fn claim_due(
     // Due times and leases follow the database's clock on PostgreSQL, where several processes
     // (each with a clock of its own) share the queue; SQLite is one host: this process's clock.
     let (now, grace, limit_p, scan_p) = if pg {
-        (super::clock::PG_NOW_MS, "$2", "$3", "$4")
+        (crate::queue::clock::PG_NOW_MS, "$2", "$3", "$4")
     } else {
         ("$2", "$3", "$4", "$5")
     };
@@ -139,9 +149,11 @@ pub async fn claim_due(
     rows.into_iter()
         .map(|r| {
             Ok(Claimed {
-                id: r.try_get("", "id")?,
+                lease: Lease {
+                    delivery_id: r.try_get("", "id")?,
+                    token,
+                },
                 webhook_id: r.try_get("", "webhook_id")?,
-                lease_token: token,
             })
         })
         .collect()
@@ -165,18 +177,14 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
          WHERE d.id IN ({})",
         placeholders.join(",")
     );
-    let values: Vec<Value> = claimed.iter().map(|c| c.id.into()).collect();
+    let values: Vec<Value> = claimed.iter().map(|c| c.lease.delivery_id.into()).collect();
     let jobs = Job::find_by_statement(stmt(backend, &sql, values))
         .all(db)
         .await?;
     // A row whose lease was taken over meanwhile is not ours any more.
     Ok(jobs
         .into_iter()
-        .filter(|j| {
-            claimed
-                .iter()
-                .any(|c| c.id == j.delivery_id && c.lease_token == j.lease_token)
-        })
+        .filter(|j| claimed.iter().any(|c| c.lease == j.lease()))
         .collect())
 }
 
@@ -204,21 +212,22 @@ fn random_token() -> i64 {
 
 /// Gives deliveries back to the queue at once (a stopping worker that will not finish them),
 /// instead of letting their leases run out.
-pub async fn release(db: &DatabaseConnection, held: &[(Uuid, i64)]) -> Result<u64, DbErr> {
+#[tracing::instrument(name = "release", skip_all, fields(n = held.len()))]
+pub async fn release(db: &DatabaseConnection, held: &[Lease]) -> Result<u64, DbErr> {
     use crate::entities::delivery;
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let now = super::clock::now(db).await?;
+    let now = crate::queue::clock::now(db).await?;
     let mut released = 0;
-    for (id, token) in held {
+    for lease in held {
         released += delivery::Entity::update_many()
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
             .col_expr(
                 delivery::Column::LeaseToken,
                 Expr::value(Option::<i64>::None),
             )
-            .filter(delivery::Column::Id.eq(*id))
-            .filter(delivery::Column::LeaseToken.eq(*token))
+            .filter(delivery::Column::Id.eq(lease.delivery_id))
+            .filter(delivery::Column::LeaseToken.eq(lease.token))
             .exec(db)
             .await?
             .rows_affected;

@@ -1,0 +1,265 @@
+//! Publishing: an event row and one delivery per target, in one transaction per batch (group
+//! commit through the [`Publisher`]'s writer task). A batch goes validate → settle idempotency
+//! keys → resolve targets → build rows → insert; each step is its own module.
+
+mod idempotency;
+mod rows;
+mod targets;
+mod validate;
+
+use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Wakeup, WriteGate};
+use crate::domain::{AccountId, DeliveryId, EventId, EventType, WebhookId};
+
+/// A repeated `Idempotency-Key` within this window returns the first answer.
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// The longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// The longest a publish waits for its answer before it is told that storage is unavailable.
+pub const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Most events written by one transaction of the [`Publisher`].
+const MAX_BATCH: usize = 256;
+
+/// Which webhooks an event goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// Every active webhook of the account subscribed to the event's type.
+    Subscribed,
+    /// One webhook of the account, whatever its subscriptions (Send test event).
+    Only(WebhookId),
+}
+
+#[derive(Clone, Debug)]
+pub struct PublishRequest {
+    pub account_id: AccountId,
+    pub event_type: EventType,
+    /// The event's `data`: a JSON object.
+    pub data: Value,
+    pub idempotency_key: Option<String>,
+    pub targets: Targets,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub event_id: EventId,
+    /// How many deliveries the event fanned out to.
+    pub deliveries: i32,
+    /// The new deliveries' ids (empty when `replayed`).
+    pub delivery_ids: Vec<DeliveryId>,
+    /// True when an earlier publish with the same idempotency key is being answered again.
+    pub replayed: bool,
+}
+
+/// A request's answer, once known.
+type Answer = Option<Result<Published, PublishError>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("`data` must be a JSON object")]
+    DataNotObject,
+    #[error("the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters")]
+    BadIdempotencyKey,
+    #[error("webhook not found")]
+    WebhookNotFound,
+    #[error("this Idempotency-Key was already used, within 24 hours, for a different event")]
+    IdempotencyKeyReused,
+    #[error("storage is unavailable; nothing was published")]
+    StorageUnavailable,
+    #[error("the event could not be stored; nothing was published")]
+    Unavailable,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Records events and their deliveries, one transaction for the batch (group commit), then
+/// wakes the dispatcher. Once a request's answer is `Ok`, its deliveries survive a crash of the
+/// process. A storage fault is noted in `health`.
+#[tracing::instrument(name = "publish", skip_all, fields(n = reqs.len()))]
+pub async fn publish_batch(
+    db: &DatabaseConnection,
+    gate: &WriteGate,
+    wakeup: &Wakeup,
+    health: &crate::storage::StorageHealth,
+    reqs: Vec<PublishRequest>,
+) -> Vec<Result<Published, PublishError>> {
+    let mut answers: Vec<Answer> = (0..reqs.len()).map(|_| None).collect();
+    let mut result = write_batch(db, gate, &reqs, &mut answers).await;
+    // A webhook deleted (or changed) by its owner while the batch was being written: the
+    // batch is written again with the targets as they are now, so that one account's delete
+    // never fails another account's events.
+    for _ in 0..3 {
+        match &result {
+            Err(e) if is_write_race(e) => {
+                tracing::debug!(error = %e, "publish raced a change of its targets; writing again");
+                answers.iter_mut().for_each(|a| *a = None);
+                result = write_batch(db, gate, &reqs, &mut answers).await;
+            }
+            _ => break,
+        }
+    }
+    match result {
+        Ok(()) => {}
+        // Another process won an idempotency race: redo one by one, each alone.
+        Err(e) if reqs.len() > 1 && is_unique_violation(&e) => {
+            for (i, req) in reqs.iter().enumerate() {
+                let mut one = vec![None];
+                let r = match write_batch(db, gate, std::slice::from_ref(req), &mut one).await {
+                    Ok(()) => one
+                        .pop()
+                        .flatten()
+                        .unwrap_or(Err(PublishError::Unavailable)),
+                    Err(e) => Err(e.into()),
+                };
+                answers[i] = Some(r);
+            }
+        }
+        Err(e) if is_unique_violation(&e) && reqs[0].idempotency_key.is_some() => {
+            let req = &reqs[0];
+            let key = req.idempotency_key.as_deref().unwrap_or_default();
+            answers[0] = Some(
+                match idempotency::find_by_key(db, req.account_id, key).await {
+                    Ok(Some(earlier)) => idempotency::replay_of(&earlier, req),
+                    Ok(None) => Err(e.into()),
+                    Err(e) => Err(e.into()),
+                },
+            );
+        }
+        Err(e) => {
+            let storage = crate::storage::is_unavailable(&e);
+            tracing::error!(error = %e, n = reqs.len(), storage, "publishing failed");
+            health.observe_err(&e);
+            for a in answers.iter_mut().filter(|a| a.is_none()) {
+                *a = Some(Err(if storage {
+                    PublishError::StorageUnavailable
+                } else {
+                    PublishError::Unavailable
+                }));
+            }
+        }
+    }
+    if answers
+        .iter()
+        .any(|a| matches!(a, Some(Ok(p)) if !p.delivery_ids.is_empty()))
+    {
+        wakeup.notify();
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or(Err(PublishError::Unavailable)))
+        .collect()
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// A foreign key broken by a concurrent delete, or (SQLite) a write whose read snapshot went
+/// stale before it could take the write lock (`SQLITE_BUSY_SNAPSHOT`).
+fn is_write_race(e: &DbErr) -> bool {
+    if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) {
+        return true;
+    }
+    match e {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(d)))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(d))) => {
+            d.code().as_deref() == Some("517")
+        }
+        _ => false,
+    }
+}
+
+/// Fills `answers` for every request; returns a database error only when nothing was written.
+///
+/// validate (no database) → inside one transaction, behind the write gate: settle idempotency
+/// keys (one query), resolve targets (one query), build the rows, insert them → commit.
+async fn write_batch(
+    db: &DatabaseConnection,
+    gate: &WriteGate,
+    reqs: &[PublishRequest],
+    answers: &mut [Answer],
+) -> Result<(), DbErr> {
+    let mut plan = validate::plan(reqs, answers);
+    if plan.to_write.is_empty() {
+        idempotency::fill_repeats(answers, &plan.repeats);
+        return Ok(());
+    }
+    // The database's clock on PostgreSQL (the idempotency window and due times are compared
+    // across processes).
+    let now = super::clock::now(db).await?;
+    // Keys and targets are read inside the transaction that writes the deliveries (on SQLite,
+    // which holds the write lock from the start, so nobody can change them meanwhile). On
+    // PostgreSQL a webhook deleted between the read and the insert breaks the foreign key, and
+    // the batch is written again (`is_write_race`) with the targets as they are then.
+    let _turn = gate.enter().await;
+    let txn = db.begin().await?;
+    super::sql::write_lock_first(&txn).await?;
+    idempotency::settle(&txn, reqs, &mut plan, answers, now).await?;
+    let targets = targets::resolve(&txn, reqs, &plan.to_write).await?;
+    let mut rows = rows::Rows::default();
+    for (&i, targets) in plan.to_write.iter().zip(targets) {
+        match targets {
+            Some(targets) => rows.add(i, &reqs[i], &targets, now),
+            None => answers[i] = Some(Err(PublishError::WebhookNotFound)),
+        }
+    }
+    rows.insert(&txn).await?;
+    txn.commit().await?;
+    for (i, p) in rows.written {
+        answers[i] = Some(Ok(p));
+    }
+    idempotency::fill_repeats(answers, &plan.repeats);
+    Ok(())
+}
+
+type Job = (
+    PublishRequest,
+    oneshot::Sender<Result<Published, PublishError>>,
+);
+
+/// Publishes through one writer task that commits whatever has queued up meanwhile in a single
+/// transaction. Each caller still gets its answer only after its event is committed.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Publisher {
+    pub fn start(
+        db: DatabaseConnection,
+        gate: WriteGate,
+        wakeup: Wakeup,
+        health: crate::storage::StorageHealth,
+    ) -> Publisher {
+        let (tx, mut rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (reqs, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+                let answers = publish_batch(&db, &gate, &wakeup, &health, reqs).await;
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(answer);
+                }
+            }
+        });
+        Publisher { tx }
+    }
+
+    /// Publishes through the writer task; waits at most [`PUBLISH_WAIT`] for the answer (then
+    /// `StorageUnavailable`: the event may or may not have been stored — an `Idempotency-Key`
+    /// makes the retry safe).
+    pub async fn publish(&self, req: PublishRequest) -> Result<Published, PublishError> {
+        let (reply, answer) = oneshot::channel();
+        let waited = tokio::time::timeout(PUBLISH_WAIT, async {
+            self.tx
+                .send((req, reply))
+                .await
+                .map_err(|_| PublishError::Unavailable)?;
+            answer.await.map_err(|_| PublishError::Unavailable)?
+        })
+        .await;
+        waited.unwrap_or(Err(PublishError::StorageUnavailable))
+    }
+}

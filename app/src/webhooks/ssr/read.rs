@@ -1,0 +1,98 @@
+//! Reading webhooks for their owner: the list, one webhook's page, its events and secret.
+
+use sea_orm::{DatabaseConnection, QueryOrder};
+
+use crate::domain::{AccountId, EventSet, WebhookId};
+use crate::entities::{now_ms, webhook};
+use crate::error::AppError;
+use crate::secrets::SecretBox;
+use crate::webhooks::model::{WebhookDetail, WebhookSummary};
+
+fn events_of(model: &webhook::Model) -> Vec<String> {
+    EventSet::from_stored(&model.events)
+        .iter()
+        .map(|t| t.as_str().to_string())
+        .collect()
+}
+
+/// The subscribed event names of a stored webhook.
+pub fn event_names(model: &webhook::Model) -> Vec<String> {
+    events_of(model)
+}
+
+/// The signing secret of a stored webhook, as the owner sees it (decrypted).
+pub fn secret_of(secrets: &SecretBox, model: &webhook::Model) -> Result<String, AppError> {
+    secrets.open(&model.secret).map_err(|e| {
+        tracing::error!(webhook = %model.id, error = %e, "cannot open a signing secret");
+        AppError::Internal
+    })
+}
+
+pub async fn detail(
+    db: &DatabaseConnection,
+    secrets: &SecretBox,
+    model: webhook::Model,
+    reveal: bool,
+) -> Result<WebhookDetail, AppError> {
+    let hourly = crate::deliveries::query::hourly(db, model.id).await?;
+    let secret = secret_of(secrets, &model)?;
+    let now = now_ms();
+    Ok(WebhookDetail {
+        hourly,
+        disabled_at: model.disabled_at,
+        disabled_reason: model.disabled_reason.clone(),
+        events: events_of(&model),
+        secret_masked: crate::domain::signing_secret_mask(&secret),
+        secret: reveal.then_some(secret),
+        previous_secret_until: model
+            .previous_secret_expires_at
+            .filter(|&t| t > now && model.previous_secret.is_some()),
+        id: model.id,
+        name: model.name,
+        url: model.url,
+        description: model.description,
+        active: model.active,
+        timeout_secs: model.timeout_secs,
+        retry_attempts: model.retry_attempts,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    })
+}
+
+/// The account's webhooks, oldest first.
+pub async fn all_owned(
+    db: &DatabaseConnection,
+    account_id: AccountId,
+) -> Result<Vec<webhook::Model>, AppError> {
+    Ok(webhook::Entity::secure_find(account_id)
+        .order_by_asc(webhook::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The list page's rows: each webhook with its last delivery and its last 24 hours.
+pub async fn list(
+    db: &DatabaseConnection,
+    account_id: AccountId,
+) -> Result<Vec<WebhookSummary>, AppError> {
+    let hooks = all_owned(db, account_id).await?;
+    let ids: Vec<WebhookId> = hooks.iter().map(|w| w.id).collect();
+    let totals = crate::deliveries::query::totals_24h(db, &ids).await?;
+    let mut out = Vec::with_capacity(hooks.len());
+    for model in hooks {
+        let (succeeded_24h, finished_24h) = totals.get(&model.id).copied().unwrap_or_default();
+        out.push(WebhookSummary {
+            events: events_of(&model),
+            last_delivery: crate::deliveries::query::latest(db, model.id).await?,
+            succeeded_24h,
+            finished_24h,
+            disabled_reason: model.disabled_reason.clone().filter(|_| !model.active),
+            id: model.id,
+            name: model.name,
+            url: model.url,
+            active: model.active,
+            created_at: model.created_at,
+        });
+    }
+    Ok(out)
+}

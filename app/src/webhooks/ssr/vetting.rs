@@ -1,0 +1,43 @@
+//! Vetting a webhook's settings before they are stored: the form's rules and its address.
+
+use std::time::Duration;
+
+use crate::domain::WebhookDraft;
+use crate::error::AppError;
+
+/// Validates a webhook's settings (the form's rules) and, if its host is a name, resolves it:
+/// a name that resolves to a refused address is refused now, with the reason. A name that does
+/// not resolve (yet) is accepted; every send checks again.
+pub async fn vet(
+    input: &crate::domain::WebhookInput,
+    policy: crate::domain::TargetPolicy,
+) -> Result<WebhookDraft, AppError> {
+    let draft = WebhookDraft::parse(input, policy).map_err(AppError::Invalid)?;
+    let host = url::Url::parse(draft.url.as_str())
+        .ok()
+        .and_then(|u| match u.host() {
+            Some(url::Host::Domain(d)) => {
+                Some((d.to_string(), u.port_or_known_default().unwrap_or(443)))
+            }
+            _ => None,
+        });
+    if let Some((host, port)) = host.filter(|_| policy.resolve_on_save) {
+        let lookup = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::lookup_host((host.as_str(), port)),
+        )
+        .await;
+        if let Ok(Ok(addrs)) = lookup {
+            let ips: Vec<_> = addrs.map(|a| a.ip()).collect();
+            if let Err(reason) = crate::domain::check_resolved(&host, &ips, policy) {
+                let mut errors = crate::domain::FieldErrors::new();
+                errors.add(
+                    "url",
+                    format!("{reason}; webhooks go to public addresses only."),
+                );
+                return Err(AppError::Invalid(errors.with_echo(input.to_echo())));
+            }
+        }
+    }
+    Ok(draft)
+}

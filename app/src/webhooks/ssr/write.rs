@@ -1,0 +1,140 @@
+//! Changing webhooks: create, update, enable, delete, rotate the secret.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
+};
+
+use crate::domain::{AccountId, SigningSecret, WebhookDraft, WebhookId};
+use crate::entities::{delivery, now_ms, webhook};
+use crate::error::AppError;
+use crate::secrets::SecretBox;
+
+/// How many webhooks one account may have.
+pub const MAX_WEBHOOKS_PER_ACCOUNT: u64 = 100;
+/// After a rotation, the previous secret keeps signing this long.
+pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
+
+pub async fn create(
+    db: &DatabaseConnection,
+    secrets: &SecretBox,
+    account_id: AccountId,
+    draft: &WebhookDraft,
+) -> Result<webhook::Model, AppError> {
+    let count = webhook::Entity::secure_find(account_id).count(db).await?;
+    if count >= MAX_WEBHOOKS_PER_ACCOUNT {
+        return Err(AppError::Conflict(format!(
+            "An account can have at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks. Delete one you no longer use."
+        )));
+    }
+    let now = now_ms();
+    let model = webhook::ActiveModel {
+        id: Default::default(),
+        account_id: Set(account_id),
+        name: Set(draft.name.clone()),
+        url: Set(draft.url.as_str().to_string()),
+        description: Set(draft.description.clone()),
+        events: Set(draft.events.to_stored()),
+        active: Set(draft.active),
+        timeout_secs: Set(draft.timeout_secs.into()),
+        retry_attempts: Set(draft.retry_attempts.into()),
+        secret: Set(secrets.seal(SigningSecret::generate().expose())),
+        previous_secret: Set(None),
+        previous_secret_expires_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        disabled_at: Set(None),
+        disabled_reason: Set(None),
+        failing_since: Set(None),
+        consecutive_failures: Set(0),
+    }
+    .insert(db)
+    .await?;
+    Ok(model)
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    model: webhook::Model,
+    draft: &WebhookDraft,
+) -> Result<webhook::Model, AppError> {
+    let mut active: webhook::ActiveModel = model.into();
+    active.name = Set(draft.name.clone());
+    active.url = Set(draft.url.as_str().to_string());
+    active.description = Set(draft.description.clone());
+    active.events = Set(draft.events.to_stored());
+    active.active = Set(draft.active);
+    active.timeout_secs = Set(draft.timeout_secs.into());
+    active.retry_attempts = Set(draft.retry_attempts.into());
+    active.updated_at = Set(now_ms());
+    if draft.active {
+        clear_health(&mut active);
+    }
+    Ok(active.update(db).await?)
+}
+
+fn clear_health(active: &mut webhook::ActiveModel) {
+    active.disabled_at = Set(None);
+    active.disabled_reason = Set(None);
+    active.failing_since = Set(None);
+    active.consecutive_failures = Set(0);
+}
+
+/// Switches a webhook (back) on and forgets its failure streak.
+pub async fn enable(
+    db: &DatabaseConnection,
+    model: webhook::Model,
+) -> Result<webhook::Model, AppError> {
+    let mut active: webhook::ActiveModel = model.into();
+    active.active = Set(true);
+    active.updated_at = Set(now_ms());
+    clear_health(&mut active);
+    Ok(active.update(db).await?)
+}
+
+/// Deletes a webhook with its deliveries and attempts: the deliveries first, then the webhook,
+/// in one transaction — the order in which the recorder takes them (delivery rows, then its
+/// webhook's counters). On PostgreSQL the delivery rows are locked in id order first, as the
+/// recorder updates them, so a delete and a recording wait for each other instead of
+/// deadlocking; a deadlock with any other writer is broken by the database and the delete
+/// runs again ([`storage::retry_conflicts`](crate::storage::retry_conflicts)).
+#[tracing::instrument(name = "delete_webhook", skip_all, fields(webhook_id = %model.id))]
+pub async fn delete(db: &DatabaseConnection, model: webhook::Model) -> Result<(), AppError> {
+    crate::storage::retry_conflicts("delete a webhook", || delete_once(db, model.id)).await?;
+    Ok(())
+}
+
+async fn delete_once(db: &DatabaseConnection, webhook_id: WebhookId) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.query_all(crate::queue::sql::stmt(
+            DbBackend::Postgres,
+            "SELECT id FROM deliveries WHERE webhook_id = $1 ORDER BY id FOR UPDATE",
+            vec![webhook_id.into()],
+        ))
+        .await?;
+    }
+    delivery::Entity::delete_many()
+        .filter(delivery::Column::WebhookId.eq(webhook_id))
+        .exec(&txn)
+        .await?;
+    webhook::Entity::delete_by_id(webhook_id).exec(&txn).await?;
+    txn.commit().await
+}
+
+/// A new secret; the old one keeps signing (as the previous secret) for 24 hours.
+pub async fn rotate(
+    db: &DatabaseConnection,
+    secrets: &SecretBox,
+    model: webhook::Model,
+) -> Result<webhook::Model, AppError> {
+    let now = now_ms();
+    let old = model.secret.clone();
+    let mut active: webhook::ActiveModel = model.into();
+    active.secret = Set(secrets.seal(SigningSecret::generate().expose()));
+    active.previous_secret = Set(Some(old));
+    active.previous_secret_expires_at = Set(Some(now + ROTATION_OVERLAP_MS));
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
