@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 /// The labels of `skw_deliveries_total` (`status`).
 pub const DELIVERY_STATUSES: [&str; 2] = ["succeeded", "failed"];
 /// The label of `skw_attempts_total` for a successful attempt (the others are the error kinds,
-/// [`AttemptError::KINDS`](crate::dispatcher::AttemptError::KINDS)).
+/// [`AttemptErrorKind`](app::queue::AttemptErrorKind)s).
 pub const ATTEMPT_SUCCESS: &str = "success";
 
 pub struct Metrics {
@@ -43,7 +43,8 @@ pub fn metrics() -> &'static Metrics {
         for status in DELIVERY_STATUSES {
             m.deliveries.with_label_values(&[status]);
         }
-        let kinds = crate::dispatcher::AttemptError::KINDS;
+        use sea_orm::Iterable;
+        let kinds = app::queue::AttemptErrorKind::iter().map(|k| k.as_str());
         for outcome in std::iter::once(ATTEMPT_SUCCESS).chain(kinds) {
             m.attempts.with_label_values(&[outcome]);
         }

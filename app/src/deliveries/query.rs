@@ -91,7 +91,7 @@ pub fn attempt_view(a: attempt::Model) -> AttemptView {
         response_status: a.response_status,
         response_headers: header_pairs(a.response_headers.as_deref()),
         response_body: a.response_body,
-        error_kind: a.error_kind,
+        error_kind: a.error_kind.map(|k| k.as_str().to_string()),
         error_message: a.error_message,
     }
 }

@@ -23,7 +23,7 @@ pub struct Model {
     /// At most the first 16 KiB of the response body, as text.
     pub response_body: Option<String>,
     /// `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `blocked` or `io`.
-    pub error_kind: Option<String>,
+    pub error_kind: Option<crate::queue::AttemptErrorKind>,
     pub error_message: Option<String>,
 }
 

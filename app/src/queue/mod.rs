@@ -24,5 +24,5 @@ pub use lifecycle::{
 };
 pub use publish::{publish_batch, PublishError, PublishRequest, Published, Publisher, Targets};
 pub use sample::sample_booking;
-pub use status::{AttemptTrigger, DeliveryStatus};
+pub use status::{AttemptErrorKind, AttemptTrigger, DeliveryStatus};
 pub use wakeup::Wakeup;

@@ -60,6 +60,55 @@ impl AttemptTrigger {
     }
 }
 
+/// Why an attempt failed, as stored (the `attempts.error_kind` column; `NULL` for a success).
+/// The dispatcher's `AttemptError` says which one a failure is.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, EnumIter, DeriveActiveEnum,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptErrorKind {
+    /// No complete answer within the webhook's timeout.
+    #[sea_orm(string_value = "timeout")]
+    Timeout,
+    /// The host name does not resolve.
+    #[sea_orm(string_value = "dns")]
+    Dns,
+    /// The TLS handshake failed.
+    #[sea_orm(string_value = "tls")]
+    Tls,
+    /// No connection: refused, unreachable.
+    #[sea_orm(string_value = "connect")]
+    Connect,
+    /// Refused before any connection (the address guard, an unusable secret).
+    #[sea_orm(string_value = "blocked")]
+    Blocked,
+    /// A `3xx` answer (redirects are not followed).
+    #[sea_orm(string_value = "redirect")]
+    Redirect,
+    /// Any other answer outside `2xx`.
+    #[sea_orm(string_value = "status")]
+    Status,
+    /// The connection broke while sending or reading.
+    #[sea_orm(string_value = "io")]
+    Io,
+}
+
+impl AttemptErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptErrorKind::Timeout => "timeout",
+            AttemptErrorKind::Dns => "dns",
+            AttemptErrorKind::Tls => "tls",
+            AttemptErrorKind::Connect => "connect",
+            AttemptErrorKind::Blocked => "blocked",
+            AttemptErrorKind::Redirect => "redirect",
+            AttemptErrorKind::Status => "status",
+            AttemptErrorKind::Io => "io",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +122,9 @@ mod tests {
         }
         for t in AttemptTrigger::iter() {
             assert_eq!(t.to_value(), t.as_str());
+        }
+        for k in AttemptErrorKind::iter() {
+            assert_eq!(k.to_value(), k.as_str());
         }
     }
 }

@@ -283,7 +283,7 @@ fn fail(outcome: &mut AttemptOutcome, error: AttemptError, retry_at: Option<i64>
         Some(at) if error.is_retryable() => Next::RetryAt(at),
         _ => Next::Failed,
     };
-    outcome.error_kind = Some(error.as_str());
+    outcome.error_kind = Some(error.kind());
     outcome.error_message = Some(error.message());
 }
 

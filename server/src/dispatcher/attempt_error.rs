@@ -8,6 +8,8 @@
 use std::error::Error as StdError;
 use std::io;
 
+use app::queue::AttemptErrorKind;
+
 use super::resolver::{Blocked, LookupFailed};
 
 /// One failed attempt. The strings carried are the human message (the innermost error's text
@@ -35,23 +37,23 @@ pub enum AttemptError {
 }
 
 impl AttemptError {
-    /// Every value [`AttemptError::as_str`] gives (the metrics list each from the start).
-    pub const KINDS: [&'static str; 8] = [
-        "timeout", "dns", "tls", "connect", "blocked", "redirect", "status", "io",
-    ];
-
-    /// The kind, as stored in `attempts.error_kind` and counted in `skw_attempts_total`.
-    pub fn as_str(&self) -> &'static str {
+    /// The kind, as stored in `attempts.error_kind` (an [`AttemptErrorKind`]).
+    pub fn kind(&self) -> AttemptErrorKind {
         match self {
-            AttemptError::Timeout(_) => "timeout",
-            AttemptError::Dns(_) => "dns",
-            AttemptError::Tls(_) => "tls",
-            AttemptError::Connect(_) => "connect",
-            AttemptError::Blocked(_) => "blocked",
-            AttemptError::Redirect(_) => "redirect",
-            AttemptError::Status(_) => "status",
-            AttemptError::Io(_) => "io",
+            AttemptError::Timeout(_) => AttemptErrorKind::Timeout,
+            AttemptError::Dns(_) => AttemptErrorKind::Dns,
+            AttemptError::Tls(_) => AttemptErrorKind::Tls,
+            AttemptError::Connect(_) => AttemptErrorKind::Connect,
+            AttemptError::Blocked(_) => AttemptErrorKind::Blocked,
+            AttemptError::Redirect(_) => AttemptErrorKind::Redirect,
+            AttemptError::Status(_) => AttemptErrorKind::Status,
+            AttemptError::Io(_) => AttemptErrorKind::Io,
         }
+    }
+
+    /// The kind's name, as stored and counted in `skw_attempts_total`.
+    pub fn as_str(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     /// Whether the delivery is tried again (while it has tries left). Every failure is: a
@@ -195,6 +197,7 @@ mod tests {
     use super::*;
     use crate::dispatcher::delivery_client;
     use app::domain::TargetPolicy;
+    use sea_orm::Iterable;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -250,8 +253,8 @@ mod tests {
             AttemptError::Status(500),
             AttemptError::Io(String::new()),
         ];
-        let kinds: Vec<&str> = all.iter().map(AttemptError::as_str).collect();
-        assert_eq!(kinds, AttemptError::KINDS);
+        let kinds: Vec<AttemptErrorKind> = all.iter().map(AttemptError::kind).collect();
+        assert_eq!(kinds, AttemptErrorKind::iter().collect::<Vec<_>>());
         assert!(
             all.iter().all(AttemptError::is_retryable),
             "every failure is tried again while tries are left"

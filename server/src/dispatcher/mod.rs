@@ -190,7 +190,7 @@ impl Dispatcher {
         let outcome = self.attempt_once(job).instrument(span.clone()).await;
         let m = crate::metrics::metrics();
         m.attempts
-            .with_label_values(&[outcome.error_kind.unwrap_or("success")])
+            .with_label_values(&[outcome.error_kind.map_or("success", |k| k.as_str())])
             .inc();
         m.attempt_duration
             .observe(f64::from(outcome.duration_ms) / 1000.0);
@@ -202,7 +202,7 @@ impl Dispatcher {
         span.in_scope(|| {
             tracing::debug!(
                 status = outcome.response_status,
-                error = outcome.error_kind,
+                error = outcome.error_kind.map(|k| k.as_str()),
                 duration_ms = outcome.duration_ms,
                 "attempt finished"
             )

@@ -37,27 +37,18 @@ pub struct AttemptOutcome {
     pub response_status: Option<i32>,
     pub response_headers: Option<String>,
     pub response_body: Option<String>,
-    pub error_kind: Option<&'static str>,
+    pub error_kind: Option<crate::queue::AttemptErrorKind>,
     pub error_message: Option<String>,
     pub next: Next,
 }
 
 /// When a webhook is switched off automatically: every delivery that finished during `after_ms`
-/// failed, and there were at least `min_failures` of them.
+/// failed, and there were at least `min_failures` of them. Its defaults are the settings'
+/// (`server::config::defaults`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AutoDisable {
     pub after_ms: i64,
     pub min_failures: i32,
-}
-
-impl Default for AutoDisable {
-    /// Three days of nothing but failures, at least ten of them.
-    fn default() -> Self {
-        AutoDisable {
-            after_ms: 3 * 24 * 3600 * 1000,
-            min_failures: 10,
-        }
-    }
 }
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -148,7 +139,7 @@ pub async fn record_attempts(
             response_status: Set(o.response_status),
             response_headers: Set(o.response_headers.clone()),
             response_body: Set(o.response_body.clone()),
-            error_kind: Set(o.error_kind.map(str::to_string)),
+            error_kind: Set(o.error_kind),
             error_message: Set(o.error_message.clone()),
         }))
         .exec_without_returning(&txn)
