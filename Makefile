@@ -58,9 +58,11 @@ unit:
 	cargo test --locked -p app --features ssr
 	cargo test --locked -p migrations -p server
 
+# Against the release build, as `make run` serves it (compressed, hashed bundle: the suite
+# measures what a first and a second page view transfer).
 e2e: tools e2e-deps
-	cargo leptos build
-	cd end2end && npx playwright test
+	cargo leptos build --release
+	cd end2end && SKW_E2E_BIN="$(CURDIR)/target/release/$(BIN)" npx playwright test
 
 ## The JSON API fuzzed from its OpenAPI document (schemathesis, a bounded number of examples)
 ## against the server `make e2e` built.
@@ -117,7 +119,8 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 e2e-deps: chromium
-	@if [ ! -d end2end/node_modules/@playwright/test ]; then cd end2end && npm ci --no-audit --no-fund; fi
+	@if [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/@axe-core/playwright ]; then \
+	  cd end2end && npm ci --no-audit --no-fund; fi
 
 clean:
 	cargo clean

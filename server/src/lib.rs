@@ -188,6 +188,15 @@ impl Shared {
     }
 }
 
+/// Whether cargo-leptos built the bundle with hashed file names: it then writes `hash.txt`
+/// beside the binary, which leptos reads to name the files in the pages.
+fn hash_file_beside_the_binary() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").is_file()))
+        .unwrap_or(false)
+}
+
 /// The pages and the API on `listener`, until the stop.
 fn serve_web(
     shared: &Shared,
@@ -200,6 +209,7 @@ fn serve_web(
         .site_root(args.site_root.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        .hash_files(hash_file_beside_the_binary())
         .build();
     let state = AppState {
         leptos_options,

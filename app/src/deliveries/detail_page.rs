@@ -162,7 +162,7 @@ fn AttemptCard(a: AttemptView) -> impl IntoView {
                 </details>
             })}
             {a.response_body.clone().filter(|b| !b.is_empty()).map(|b| view! {
-                <h4>"Response body"</h4>
+                <h3 class="response-body">"Response body"</h3>
                 <pre class="body">{b}</pre>
             })}
         </article>

@@ -2,6 +2,7 @@
 //! only, no cookies), and health.
 
 pub mod api;
+mod caching;
 mod forms;
 mod guard;
 pub mod security;
@@ -103,7 +104,7 @@ pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router
         .layer(axum::middleware::from_fn(guard::page_access))
         .layer(axum::middleware::from_fn(forms::form_errors))
         .layer(sessions)
-        .layer(axum::middleware::from_fn(security::private_no_store))
+        .layer(axum::middleware::from_fn(caching::cache_policy))
         .layer(axum::middleware::from_fn_with_state(
             (state.storage.clone(), state.db.clone()),
             unavailable::storage_page,
@@ -125,6 +126,9 @@ pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router
         .merge(ops)
         .merge(api)
         .merge(pages)
+        // brotli or gzip by Accept-Encoding, for text, JSON and WASM; never for images or
+        // event streams, nor for bodies under 32 bytes (tower-http's default predicate).
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(security::headers))
 }
 

@@ -33,20 +33,6 @@ pub async fn headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// The settings pages and the server functions show one user's data, and some show secrets (a
-/// signing secret after **Reveal**, an API key once after its creation): no cache, in the browser
-/// or on the way, may keep a copy.
-pub async fn private_no_store(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let private = path == "/settings" || path.starts_with("/settings/") || path.starts_with("/fn/");
-    let mut res = next.run(req).await;
-    if private {
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    res
-}
-
 /// The origins a state-changing browser request may come from.
 #[derive(Clone, Debug)]
 pub struct Origins {
