@@ -169,6 +169,13 @@ test("the create form works from the keyboard alone", async ({ page }) => {
     await page.getByRole("link", { name: "Reveal" }).focus();
     await page.keyboard.press("Enter");
     await expect(page.getByTestId("secret")).toHaveText(/^whsec_/);
+    const secret = (await page.getByTestId("secret").textContent())!.trim();
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+    const copy = page.getByRole("button", { name: "Copy" });
+    await copy.focus();
+    await page.keyboard.press("Enter");
+    await expect(page.getByRole("button", { name: "Copied" })).toBeVisible();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
     const summary = page.locator("details summary", { hasText: /delete/i }).first();
     await summary.focus();
     await page.keyboard.press("Enter");
