@@ -58,7 +58,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                     }
                     .into_any(),
                     Ok(list) => view! { <KeyTable list=list revoke=revoke/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e missing="API key"/> }.into_any(),
                 }
             })}
         </Transition>

@@ -4,9 +4,13 @@ use leptos_router::hooks::use_location;
 use crate::error::AppError;
 
 /// How a page shows an error that prevents it from rendering its content. On the server it also
-/// sets the HTTP status (404 for another account's or a deleted webhook, and so on).
+/// sets the HTTP status (404 for another account's or a deleted webhook, and so on). `missing`
+/// names what the page shows, for the not-found notice ("webhook", "delivery").
 #[component]
-pub fn ErrorNotice(error: AppError) -> impl IntoView {
+pub fn ErrorNotice(
+    error: AppError,
+    #[prop(default = "webhook")] missing: &'static str,
+) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
@@ -29,7 +33,7 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         AppError::NotFound => view! {
             <div class="notice" role="alert">
                 <h2>"Not found"</h2>
-                <p>"This webhook does not exist, or it is not in your account. "
+                <p>{format!("This {missing} does not exist, or it is not in your account. ")}
                     <a href="/settings/webhooks">"Back to your webhooks"</a>
                 </p>
             </div>

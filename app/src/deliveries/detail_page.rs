@@ -42,7 +42,7 @@ pub fn DeliveryDetailPage() -> impl IntoView {
                     Ok(d) => view! { <DetailView d=d resend=resend/> }.into_any(),
                     Err(e) => view! {
                         <Title text="Delivery · SchedulingKit"/>
-                        <ErrorNotice error=e/>
+                        <ErrorNotice error=e missing="delivery"/>
                     }
                     .into_any(),
                 }

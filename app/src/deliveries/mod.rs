@@ -33,7 +33,7 @@ pub async fn list_deliveries(
         |crate::request::UserRequest { user, state }| async move {
             let db = state.db;
             let webhook =
-                crate::webhooks::ssr::find_owned(&db, user.account_id, webhook_id).await?;
+                crate::entities::scope::owned_webhook(&db, user.account_id, webhook_id).await?;
             let filter =
                 LogFilter::parse(&status, &event, &cursor).map_err(|e| AppError::field("", e))?;
             Ok(query::list(&db, webhook.id, &filter, PAGE_SIZE).await?)
@@ -52,7 +52,7 @@ pub async fn get_delivery(
         |crate::request::UserRequest { user, state }| async move {
             let db = state.db;
             let webhook =
-                crate::webhooks::ssr::find_owned(&db, user.account_id, webhook_id).await?;
+                crate::entities::scope::owned_webhook(&db, user.account_id, webhook_id).await?;
             let id: crate::domain::DeliveryId =
                 delivery_id.parse().map_err(|_| AppError::NotFound)?;
             query::detail(&db, &webhook, id)
@@ -75,7 +75,8 @@ pub async fn resend_delivery(
         |crate::request::UserRequest { user, state }| async move {
             use crate::queue::Resend;
             let webhook =
-                crate::webhooks::ssr::find_owned(&state.db, user.account_id, webhook_id).await?;
+                crate::entities::scope::owned_webhook(&state.db, user.account_id, webhook_id)
+                    .await?;
             let id: crate::domain::DeliveryId =
                 delivery_id.parse().map_err(|_| AppError::NotFound)?;
             let done = crate::queue::resend(&state.db, &state.wakeup, webhook.id, id)

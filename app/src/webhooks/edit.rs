@@ -97,13 +97,9 @@ fn EditView(
         </nav>
         <div class="page-head">
             <h1>{w.name.clone()}
-                {if w.active {
-                    view! { <span class="badge active">"Active"</span> }.into_any()
-                } else if w.disabled_at.is_some() {
-                    view! { <span class="badge failed">"Disabled"</span> }.into_any()
-                } else {
-                    view! { <span class="badge paused">"Paused"</span> }.into_any()
-                }}
+                <super::state_badge::WebhookStateBadge
+                    active=w.active
+                    disabled_reason=w.disabled_reason.clone()/>
             </h1>
             <a class="button" href=format!("/settings/webhooks/{id}/deliveries")>"Delivery log"</a>
         </div>

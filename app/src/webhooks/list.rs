@@ -73,14 +73,9 @@ fn WebhookTable(list: Vec<WebhookSummary>) -> impl IntoView {
                                     {(more > 0).then(|| view! { <span class="chip more">{format!("+{more}")}</span> })}
                                 </td>
                                 <td>
-                                    {match (w.active, w.disabled_reason.clone()) {
-                                        (true, _) => view! { <span class="badge active">"Active"</span> }.into_any(),
-                                        (false, Some(reason)) => view! {
-                                            <span class="badge failed" title=reason>"Disabled"</span>
-                                        }
-                                        .into_any(),
-                                        (false, None) => view! { <span class="badge paused">"Paused"</span> }.into_any(),
-                                    }}
+                                    <super::state_badge::WebhookStateBadge
+                                        active=w.active
+                                        disabled_reason=w.disabled_reason.clone()/>
                                 </td>
                                 <td class="last">
                                     {match w.last_delivery.clone() {

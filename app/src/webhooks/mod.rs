@@ -8,6 +8,7 @@ mod model;
 mod server;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+mod state_badge;
 
 pub use create::CreateWebhookPage;
 pub use edit::EditWebhookPage;

@@ -278,9 +278,71 @@ async fn a_webhook_that_keeps_failing_is_disabled(app: TestApp) {
     app.stop().await;
 }
 
+/// The not-found notice names what is missing (a delivery page spoke of a missing webhook),
+/// and the list and the edit page show a webhook's state by one rule (they disagreed on a
+/// webhook switched off with a `disabled_at` but no reason).
+async fn pages_name_what_is_missing_and_agree_on_the_state(app: TestApp) {
+    use app::entities::webhook;
+    use sea_orm::sea_query::Expr;
+    let rx = Receiver::start().await;
+    let user = app.user("states@example.com").await;
+    let id = app
+        .webhook(&user, &rx.url("ok"), &["booking.created"], 0, 30)
+        .await;
+    let missing = user
+        .get(&format!(
+            "/settings/webhooks/{id}/deliveries/{}",
+            uuid::Uuid::now_v7()
+        ))
+        .await;
+    assert_eq!(missing.status(), 404);
+    let html = missing.text().await.unwrap();
+    assert!(html.contains("This delivery does not exist"), "{html}");
+    assert!(!html.contains("This webhook does not exist"));
+
+    let set = |disabled_at: Option<i64>, reason: Option<&'static str>| {
+        let db = app.db.clone();
+        async move {
+            webhook::Entity::update_many()
+                .col_expr(webhook::Column::Active, Expr::value(false))
+                .col_expr(webhook::Column::DisabledAt, Expr::value(disabled_at))
+                .col_expr(
+                    webhook::Column::DisabledReason,
+                    Expr::value(reason.map(str::to_string)),
+                )
+                .filter(webhook::Column::Id.eq(id))
+                .exec(&db)
+                .await
+                .unwrap();
+        }
+    };
+    let badges = || async {
+        let list = user.get("/settings/webhooks").await.text().await.unwrap();
+        let edit = user
+            .get(&format!("/settings/webhooks/{id}/edit"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let state = |html: &str| {
+            ["Active", "Disabled", "Paused"]
+                .into_iter()
+                .filter(|s| html.contains(&format!(">{s}</span>")))
+                .collect::<Vec<_>>()
+        };
+        (state(&list), state(&edit))
+    };
+    set(Some(1), None).await;
+    assert_eq!(badges().await, (vec!["Paused"], vec!["Paused"]));
+    set(Some(1), Some("Every delivery failed.")).await;
+    assert_eq!(badges().await, (vec!["Disabled"], vec!["Disabled"]));
+    app.stop().await;
+}
+
 backend_tests!(
     the_log_and_detail_pages_show_every_attempt,
     resend_from_the_page_and_isolation,
     the_list_shows_the_last_delivery_and_the_day,
     a_webhook_that_keeps_failing_is_disabled,
+    pages_name_what_is_missing_and_agree_on_the_state,
 );
