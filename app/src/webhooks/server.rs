@@ -51,7 +51,8 @@ pub async fn get_webhook(
     crate::request::as_user(
         "webhooks/get",
         |crate::request::UserRequest { user, state }| async move {
-            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            let model =
+                crate::entities::scope::owned_webhook(&state.db, user.account_id, id).await?;
             super::ssr::detail(&state.db, &state.secrets, model, reveal).await
         },
     )
@@ -63,7 +64,8 @@ pub async fn reveal_secret(id: crate::domain::WebhookId) -> Result<String, AppEr
     crate::request::as_user(
         "webhooks/reveal-secret",
         |crate::request::UserRequest { user, state }| async move {
-            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            let model =
+                crate::entities::scope::owned_webhook(&state.db, user.account_id, id).await?;
             super::ssr::secret_of(&state.secrets, &model)
         },
     )
@@ -115,7 +117,8 @@ pub async fn update_webhook(
     crate::request::as_user(
         "webhooks/update",
         |crate::request::UserRequest { user, state }| async move {
-            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            let model =
+                crate::entities::scope::owned_webhook(&state.db, user.account_id, id).await?;
             let input = webhook_input(
                 name,
                 url,
@@ -140,7 +143,7 @@ pub async fn delete_webhook(id: crate::domain::WebhookId) -> Result<(), AppError
         "webhooks/delete",
         |crate::request::UserRequest { user, state }| async move {
             let db = state.db;
-            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            let model = crate::entities::scope::owned_webhook(&db, user.account_id, id).await?;
             super::ssr::delete(&db, model).await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
@@ -156,7 +159,7 @@ pub async fn enable_webhook(id: crate::domain::WebhookId) -> Result<(), AppError
         "webhooks/enable",
         |crate::request::UserRequest { user, state }| async move {
             let db = state.db;
-            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            let model = crate::entities::scope::owned_webhook(&db, user.account_id, id).await?;
             super::ssr::enable(&db, model).await?;
             Ok(())
         },
@@ -169,7 +172,8 @@ pub async fn rotate_secret(id: crate::domain::WebhookId) -> Result<(), AppError>
     crate::request::as_user(
         "webhooks/rotate-secret",
         |crate::request::UserRequest { user, state }| async move {
-            let model = super::ssr::find_owned(&state.db, user.account_id, id).await?;
+            let model =
+                crate::entities::scope::owned_webhook(&state.db, user.account_id, id).await?;
             super::ssr::rotate(&state.db, &state.secrets, model).await?;
             Ok(())
         },
@@ -208,7 +212,7 @@ pub async fn get_test_outcome(
         "webhooks/test-outcome",
         |crate::request::UserRequest { user, state }| async move {
             let db = state.db;
-            let model = super::ssr::find_owned(&db, user.account_id, id).await?;
+            let model = crate::entities::scope::owned_webhook(&db, user.account_id, id).await?;
             let delivery_id: crate::domain::DeliveryId =
                 delivery_id.parse().map_err(|_| AppError::NotFound)?;
             super::ssr::outcome(&db, model.id, delivery_id).await

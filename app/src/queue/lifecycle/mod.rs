@@ -71,7 +71,7 @@ impl delivery::Model {
 
     /// When a waiting delivery's next try is due (`None` when in flight or final).
     pub fn waiting_until(&self) -> Option<i64> {
-        (self.status == DeliveryStatus::Pending && !self.in_flight())
+        (self.status == DeliveryStatus::Pending && self.lease_token.is_none())
             .then_some(self.next_attempt_at)
             .flatten()
     }

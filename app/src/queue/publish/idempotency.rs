@@ -56,22 +56,31 @@ async fn earlier_events<'k>(
     db: &impl ConnectionTrait,
     keys: impl Iterator<Item = (AccountId, &'k str)>,
 ) -> Result<HashMap<(AccountId, &'k str), event::Model>, DbErr> {
-    let keys: Vec<(AccountId, &str)> = keys.collect();
-    let mut accounts: Vec<AccountId> = keys.iter().map(|k| k.0).collect();
+    // key -> the accounts of the batch that use it
+    let mut by_key: HashMap<&'k str, Vec<AccountId>> = HashMap::new();
+    for (account, key) in keys {
+        by_key.entry(key).or_default().push(account);
+    }
+    let mut accounts: Vec<AccountId> = by_key.values().flatten().copied().collect();
     accounts.sort_unstable();
     accounts.dedup();
-    let mut found = HashMap::with_capacity(keys.len());
+    let mut found = HashMap::with_capacity(accounts.len());
     for e in event::Entity::find()
         .filter(event::Column::AccountId.is_in(accounts))
-        .filter(event::Column::IdempotencyKey.is_in(keys.iter().map(|k| k.1)))
+        .filter(event::Column::IdempotencyKey.is_in(by_key.keys().copied()))
         .all(db)
         .await?
     {
-        let Some(stored) = e.idempotency_key.as_deref() else {
+        // The query may match a key that the batch uses for another account.
+        let Some((&key, users)) = e
+            .idempotency_key
+            .as_deref()
+            .and_then(|stored| by_key.get_key_value(stored))
+        else {
             continue;
         };
-        if let Some(&k) = keys.iter().find(|k| k.0 == e.account_id && k.1 == stored) {
-            found.insert(k, e);
+        if users.contains(&e.account_id) {
+            found.insert((e.account_id, key), e);
         }
     }
     Ok(found)

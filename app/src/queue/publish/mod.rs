@@ -198,10 +198,10 @@ async fn write_batch(
     super::sql::write_lock_first(&txn).await?;
     idempotency::settle(&txn, reqs, &mut plan, answers, now).await?;
     let targets = targets::resolve(&txn, reqs, &plan.to_write).await?;
-    let mut rows = rows::Rows::default();
+    let mut rows = rows::Rows::new(now);
     for (&i, targets) in plan.to_write.iter().zip(targets) {
         match targets {
-            Some(targets) => rows.add(i, &reqs[i], &targets, now),
+            Some(targets) => rows.add(i, &reqs[i], &targets),
             None => answers[i] = Some(Err(PublishError::WebhookNotFound)),
         }
     }

@@ -20,8 +20,10 @@ struct Body<'a> {
 }
 
 /// A batch's new rows, and each written request's answer.
-#[derive(Default)]
 pub(super) struct Rows {
+    /// When the batch is written (ms since the epoch), and the same as the body's `timestamp`.
+    now: i64,
+    timestamp: String,
     events: Vec<event::ActiveModel>,
     deliveries: Vec<delivery::ActiveModel>,
     /// (index into the batch, its answer once committed)
@@ -29,15 +31,26 @@ pub(super) struct Rows {
 }
 
 impl Rows {
-    /// Adds request `i`'s event and one delivery per target, all due `now`.
-    pub fn add(&mut self, i: usize, req: &PublishRequest, targets: &[WebhookId], now: i64) {
+    /// No rows yet, for a batch written at `now`.
+    pub fn new(now: i64) -> Rows {
+        Rows {
+            now,
+            timestamp: chrono::DateTime::from_timestamp_millis(now)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            events: Vec::new(),
+            deliveries: Vec::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// Adds request `i`'s event and one delivery per target, all due now.
+    pub fn add(&mut self, i: usize, req: &PublishRequest, targets: &[WebhookId]) {
+        let now = self.now;
         let event_id = EventId::new();
-        let timestamp = chrono::DateTime::from_timestamp_millis(now)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let body = serde_json::to_string(&Body {
             event: req.event_type.as_str(),
-            timestamp,
+            timestamp: self.timestamp.clone(),
             data: &req.data,
         })
         .expect("a JSON value always serializes");

@@ -12,6 +12,3 @@ pub use vetting::vet;
 pub use write::{
     create, delete, enable, rotate, update, MAX_WEBHOOKS_PER_ACCOUNT, ROTATION_OVERLAP_MS,
 };
-
-/// The account's webhook with this id; any other id is `NotFound`.
-pub use crate::entities::scope::owned_webhook as find_owned;

@@ -16,7 +16,7 @@ pub async fn send_test(
     account_id: AccountId,
     id: WebhookId,
 ) -> Result<TestOutcome, AppError> {
-    let model = super::find_owned(&state.db, account_id, id).await?;
+    let model = crate::entities::scope::owned_webhook(&state.db, account_id, id).await?;
     let data = queue::sample_booking(now_ms());
     let published = state
         .publisher

@@ -22,7 +22,7 @@ pub async fn owned(
     id: &str,
 ) -> Result<app::entities::webhook::Model, ApiError> {
     let id: app::domain::WebhookId = id.parse().map_err(|_| ApiError::not_found())?;
-    Ok(hooks::find_owned(&state.db, account.account_id, id).await?)
+    Ok(app::entities::scope::owned_webhook(&state.db, account.account_id, id).await?)
 }
 
 fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
