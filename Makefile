@@ -11,6 +11,8 @@ TOOLS_DIR ?= $(HOME)/.cache/schedulingkit-webhooks-tools
 CARGO_LEPTOS_VERSION := 0.3.10
 BINARYEN_VERSION := 123.0.0
 SCHEMATHESIS_VERSION := 4.32.5
+# The stock Standard Webhooks library the README's snippets are tested with.
+STANDARDWEBHOOKS_VERSION := 1.1.0
 # The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 
@@ -28,11 +30,12 @@ RUN_ADDR ?= 127.0.0.1:3000
 BIN := schedulingkit-webhooks
 
 .PHONY: run test tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium e2e-deps \
-        schemathesis lint unit e2e api-fuzz bench clean
+        schemathesis verify-deps lint unit e2e api-fuzz bench clean
 
 ## make run: build in release mode, migrate ./data/schedulingkit-webhooks.db, serve on RUN_ADDR.
 run: tools
 	cargo leptos build --release
+	./target/release/$(BIN) precompress target/site/pkg
 	mkdir -p data
 	./target/release/$(BIN) migrate
 	@echo "Serving on http://$(RUN_ADDR)"
@@ -54,14 +57,15 @@ lint:
 	cargo clippy --locked -p app --features ssr --all-targets -- -D warnings
 	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-unit:
+unit: verify-deps
 	cargo test --locked -p app --features ssr
-	cargo test --locked -p migrations -p server
+	SKW_VERIFY_PYTHON="$(TOOLS_DIR)/verify-venv/bin/python" cargo test --locked -p migrations -p server
 
-# Against the release build, as `make run` serves it (compressed, hashed bundle: the suite
+# Against the release build, as `make run` serves it (precompressed, hashed bundle: the suite
 # measures what a first and a second page view transfer).
 e2e: tools e2e-deps
 	cargo leptos build --release
+	./target/release/$(BIN) precompress target/site/pkg
 	cd end2end && SKW_E2E_BIN="$(CURDIR)/target/release/$(BIN)" npx playwright test
 
 ## The JSON API fuzzed from its OpenAPI document (schemathesis, a bounded number of examples)
@@ -113,6 +117,14 @@ schemathesis:
 	  echo "Installing schemathesis $(SCHEMATHESIS_VERSION) into $(TOOLS_DIR)/venv"; \
 	  python3 -m venv "$(TOOLS_DIR)/venv"; \
 	  "$(TOOLS_DIR)/venv/bin/pip" install --quiet "schemathesis==$(SCHEMATHESIS_VERSION)"; \
+	fi
+
+# A venv with the standardwebhooks package, for the test that runs the README's snippets.
+verify-deps:
+	@if ! "$(TOOLS_DIR)/verify-venv/bin/python" -c "import importlib.metadata as m; assert m.version('standardwebhooks') == '$(STANDARDWEBHOOKS_VERSION)'" 2>/dev/null; then \
+	  echo "Installing standardwebhooks $(STANDARDWEBHOOKS_VERSION) into $(TOOLS_DIR)/verify-venv"; \
+	  python3 -m venv "$(TOOLS_DIR)/verify-venv"; \
+	  "$(TOOLS_DIR)/verify-venv/bin/pip" install --quiet "standardwebhooks==$(STANDARDWEBHOOKS_VERSION)"; \
 	fi
 
 chromium:

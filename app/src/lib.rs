@@ -5,6 +5,7 @@
 //! Everything server-only (database, sessions, queue) is behind the `ssr` feature, so the
 //! browser bundle (`hydrate`) carries only the pages and the pure domain rules.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 pub mod components;
@@ -112,6 +113,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/webhooks/:id/deliveries") view=DeliveryLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/webhooks/:id/deliveries/:delivery_id") view=DeliveryDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/account") view=alerts::AccountSettingsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

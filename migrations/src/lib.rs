@@ -10,6 +10,9 @@ mod m20261122_000002_webhooks;
 mod m20261122_000003_delivery_queue;
 mod m20261122_000004_delivery_log;
 mod m20261202_000005_storage_probe;
+mod m20261202_000006_scheduled_and_ordered;
+mod m20261202_000007_held_and_alerts;
+mod m20261203_000008_alerts;
 
 pub struct Migrator;
 
@@ -22,6 +25,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_delivery_queue::Migration),
             Box::new(m20261122_000004_delivery_log::Migration),
             Box::new(m20261202_000005_storage_probe::Migration),
+            Box::new(m20261202_000006_scheduled_and_ordered::Migration),
+            Box::new(m20261202_000007_held_and_alerts::Migration),
+            Box::new(m20261203_000008_alerts::Migration),
         ]
     }
 }

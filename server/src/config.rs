@@ -109,6 +109,14 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Write brotli and gzip copies (`.br`, `.gz`) of the built bundle's WASM, JS and CSS
+    /// beside them, at the best compression, for the pages to serve; run after each build.
+    /// Needs no database.
+    Precompress {
+        /// The bundle's directory.
+        #[arg(default_value = "target/site/pkg")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +236,17 @@ pub struct ServeArgs {
     #[arg(long, env = "SKW_AUTO_DISABLE_MIN_FAILURES", default_value_t = defaults::AUTO_DISABLE_MIN_FAILURES, value_parser = parse_min_failures)]
     pub auto_disable_min_failures: OrOff<NonZeroU32>,
 
+    /// Alert e-mails go through this SMTP server: `smtp://host:port` (plain; add
+    /// `?tls=required` for STARTTLS), or `smtps://user:password@host:465`. Not set: alerts
+    /// are shown on the pages (and sent to alert webhooks) only.
+    #[arg(long, env = "SKW_SMTP_URL", value_parser = parse_smtp_url, hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The sender of alert e-mails, e.g. `SchedulingKit <alerts@example.com>` (needed with
+    /// `--smtp-url`).
+    #[arg(long, env = "SKW_MAIL_FROM", value_parser = parse_mail_from)]
+    pub mail_from: Option<String>,
+
     /// Behind a reverse proxy: the request header it writes the client's address into
     /// (`x-forwarded-for`: the right-most address; `x-real-ip`; `forwarded`: the last `for=`),
     /// used by the per-address log-in and sign-up limits. Off by default: the TCP peer's
@@ -312,6 +331,34 @@ fn parse_public_url(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
+}
+
+fn parse_smtp_url(s: &str) -> Result<SmtpUrl, String> {
+    let s = s.trim();
+    // The transport's own reading of the URL is the rule (scheme, port, TLS mode).
+    crate::alerts::mail::transport(s).map_err(|e| e.to_string())?;
+    Ok(SmtpUrl(Secret::new(s)))
+}
+
+fn parse_mail_from(s: &str) -> Result<String, String> {
+    crate::alerts::mail::mailbox(s)?;
+    Ok(s.trim().to_string())
+}
+
+/// The SMTP server's URL: it may hold a password, so `Debug` and `Display` print `***`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpUrl(pub Secret);
+
+impl SmtpUrl {
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl std::fmt::Display for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 fn parse_secret_key(s: &str) -> Result<Secret, String> {
@@ -772,6 +819,9 @@ mod tests {
             "not a header",
             "SKW_TRUSTED_PROXY_HEADER",
         ),
+        ("smtp-url", "http://mail.example", "SKW_SMTP_URL"),
+        ("smtp-url", "smtp://", "SKW_SMTP_URL"),
+        ("mail-from", "not an address", "SKW_MAIL_FROM"),
     ];
 
     #[test]
@@ -804,6 +854,29 @@ mod tests {
                 "no bad value tried for `{key}`"
             );
         }
+    }
+
+    #[test]
+    fn the_smtp_url_is_not_repeated_or_printed() {
+        let err = serve(&["--smtp-url=http://alerts:hunter2@mail.example"]).unwrap_err();
+        assert!(
+            err.contains("SKW_SMTP_URL") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let args = serve(&[
+            "--smtp-url=smtps://alerts:hunter2@mail.example",
+            "--mail-from=SchedulingKit <alerts@example.com>",
+        ])
+        .unwrap();
+        assert!(!format!("{args:?}").contains("hunter2"));
+        assert!(crate::alerts::AlertsConfig::from_args(&args)
+            .unwrap()
+            .mail
+            .is_some());
+        let mut no_sender = args.clone();
+        no_sender.mail_from = None;
+        let err = crate::alerts::AlertsConfig::from_args(&no_sender).unwrap_err();
+        assert!(err.contains("SKW_MAIL_FROM"), "{err}");
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! The `schedulingkit-webhooks` server: wires the web app (`app` crate) into axum, runs the
 //! JSON API and the dispatcher, and offers the CLI's commands.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dispatcher;
 pub mod http;
 pub mod metrics;
+pub mod precompress;
 
 use app::domain::TargetPolicy;
 use app::queue::Wakeup;
@@ -120,9 +122,16 @@ pub async fn start(
         Role::Worker => None,
         Role::All | Role::Web => Some(serve_web(&shared, args, listener, addr)?),
     };
+    let alerts = alerts::AlertsConfig::from_args(args).map_err(std::io::Error::other)?;
     let dispatcher = match args.role {
         Role::Web => None,
-        Role::All | Role::Worker => Some(spawn_dispatcher(&shared, args)),
+        Role::All | Role::Worker => {
+            tokio::spawn(
+                alerts::Alerts::new(shared.db.clone(), shared.wakeup.clone(), alerts)
+                    .run(shared.stopping()),
+            );
+            Some(spawn_dispatcher(&shared, args))
+        }
     };
     spawn_background_tasks(&shared, args);
     Ok(Running {

@@ -40,6 +40,9 @@ async fn run(cli: Cli) -> ExitCode {
     };
     let url = cli.database_url;
     let command = cli.command.expect("config::parse names a command");
+    if let Command::Precompress { dir } = &command {
+        return precompress(dir);
+    }
     // Only `migrate` changes the schema; the other commands refuse a database not migrated.
     if let Command::Migrate = command {
         return match server::db::connect_with(url.expose(), options).await {
@@ -62,7 +65,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     match command {
-        Command::Migrate => unreachable!("handled above"),
+        Command::Migrate | Command::Precompress { .. } => unreachable!("handled above"),
         Command::Account(AccountCommand::Create { email }) => {
             let mut line = String::new();
             if std::io::stdin().lock().read_line(&mut line).is_err() {
@@ -75,6 +78,27 @@ async fn run(cli: Cli) -> ExitCode {
             report(server::cli::create_api_key(&db, &account, &name).await)
         }
         Command::Serve(args) => serve(db, *args).await,
+    }
+}
+
+fn precompress(dir: &std::path::Path) -> ExitCode {
+    match server::precompress::precompress_dir(dir) {
+        Ok(files) => {
+            for f in files {
+                println!(
+                    "{}: {} bytes, brotli {}, gzip {}",
+                    f.file.display(),
+                    f.original,
+                    f.brotli,
+                    f.gzip
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

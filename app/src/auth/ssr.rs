@@ -91,6 +91,8 @@ pub async fn create_account(
         id: Default::default(),
         name: Set(email.as_str().to_string()),
         created_at: Set(now),
+        alert_mail: Set(true),
+        alert_hook: Set(true),
     })
     .exec(&txn)
     .await?;

@@ -31,6 +31,7 @@ pub fn Header() -> impl IntoView {
                             <nav class="sections" aria-label="Settings">
                                 <a href="/settings/webhooks" aria-current=section("/settings/webhooks")>"Webhooks"</a>
                                 <a href="/settings/api-keys" aria-current=section("/settings/api-keys")>"API keys"</a>
+                                <a href="/settings/account" aria-current=section("/settings/account")>"Account"</a>
                             </nav>
                             <div class="account">
                                 <span class="email">{u.email}</span>
@@ -50,6 +51,9 @@ pub fn Header() -> impl IntoView {
                     }
                 })}
             </Transition>
+            // Not inside the Suspend above: a resource created there, after its await, finds
+            // no AppState on the server and fails to hydrate. It asks only for a signed-in user.
+            <crate::alerts::HeaderAlerts user=user/>
         </header>
     }
 }

@@ -2,8 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::list_deliveries;
 use super::model::{DeliveryPage, DeliveryRow, LogFilter};
+use super::{list_deliveries, ReplayDeliveries, ReplayOutcome};
 use crate::components::{format_duration_ms, format_time, ErrorNotice, StatusBadge};
 use crate::domain::EventType;
 use crate::error::AppError;
@@ -130,7 +130,7 @@ fn LogView(w: WebhookDetail, page: DeliveryPage, filter: LogFilter) -> impl Into
         <form method="get" class="filters" action=base.clone()>
             <label>"Status "
                 <select name="status">
-                    {[("", "Any status"), ("pending", "Pending"), ("succeeded", "Succeeded"), ("failed", "Failed")]
+                    {[("", "Any status"), ("scheduled", "Scheduled"), ("pending", "Pending"), ("succeeded", "Succeeded"), ("failed", "Failed"), ("cancelled", "Cancelled"), ("held", "Held")]
                         .into_iter()
                         .map(|(v, label)| view! { <option value=v selected=status == v>{label}</option> })
                         .collect_view()}
@@ -147,6 +147,7 @@ fn LogView(w: WebhookDetail, page: DeliveryPage, filter: LogFilter) -> impl Into
             </label>
             <button type="submit" class="small">"Filter"</button>
         </form>
+        <ReplayPanel webhook_id=w.id/>
         {if empty {
             view! {
                 <div class="empty-state small">
@@ -209,5 +210,111 @@ fn DeliveryTable(rows: Vec<DeliveryRow>, webhook_id: crate::domain::WebhookId) -
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// Bulk replay: a filter, a count first (dry run), then a confirmation that queues them. Plain
+/// forms: without JavaScript the server function redirects back with the outcome in the query.
+#[component]
+fn ReplayPanel(webhook_id: crate::domain::WebhookId) -> impl IntoView {
+    let query = use_query_map();
+    let replay = ServerAction::<ReplayDeliveries>::new();
+    let q = |k: &str| query.with_untracked(|q| q.get(k)).unwrap_or_default();
+    let from_query = {
+        let matched = q("matched").parse::<u64>().ok();
+        let queued = q("queued").parse::<u64>().ok();
+        matched.map(|matched| ReplayOutcome {
+            matched,
+            queued: queued.unwrap_or(0),
+            cap: 10_000,
+            dry_run: queued.is_none(),
+        })
+    };
+    let status = RwSignal::new(match q("replay_status").as_str() {
+        "succeeded" => "succeeded".to_string(),
+        _ => "failed".to_string(),
+    });
+    let event = RwSignal::new(q("replay_event"));
+    let since = RwSignal::new(q("replay_since"));
+    let until = RwSignal::new(q("replay_until"));
+    let opened = from_query.is_some();
+    let outcome = move || match replay.value().get() {
+        Some(Ok(o)) => Some(Ok(o)),
+        Some(Err(e)) => Some(Err(e)),
+        None => from_query.clone().map(Ok),
+    };
+    let id = webhook_id.to_string();
+    let id2 = StoredValue::new(id.clone());
+    view! {
+        <details class="card replay" open=opened>
+            <summary>"Replay deliveries…"</summary>
+            <p class="hint">"Sends matching deliveries again, with the same delivery ids (receivers deduplicate on them), one try each, through the queue. Count them first; at most 10 000 per replay."</p>
+            <ActionForm action=replay>
+                <input type="hidden" name="webhook_id" value=id.clone()/>
+                <label>"Status "
+                    <select name="status" on:change=move |ev| status.set(event_target_value(&ev))>
+                        <option value="failed" selected=move || status.get() == "failed">"Failed"</option>
+                        <option value="succeeded" selected=move || status.get() == "succeeded">"Succeeded"</option>
+                    </select>
+                </label>
+                <label>"Event "
+                    <select name="event" on:change=move |ev| event.set(event_target_value(&ev))>
+                        <option value="" selected=move || event.get().is_empty()>"Any event"</option>
+                        {EventType::ALL
+                            .into_iter()
+                            .map(|t| view! { <option value=t.as_str() selected=move || event.get() == t.as_str()>{t.as_str()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>"Since (RFC 3339) "
+                    <input type="text" name="since" placeholder="2025-01-15T00:00:00Z" prop:value=move || since.get()
+                        on:input=move |ev| since.set(event_target_value(&ev))/>
+                </label>
+                <label>"Until "
+                    <input type="text" name="until" placeholder="2025-01-16T00:00:00Z" prop:value=move || until.get()
+                        on:input=move |ev| until.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit" class="small">"Count matching deliveries"</button>
+            </ActionForm>
+            <div aria-live="polite">
+                {move || outcome().map(|o| match o {
+                    Err(e) => {
+                        let msg = e
+                            .fields()
+                            .and_then(|f| {
+                                ["status", "event", "since", "until"]
+                                    .into_iter()
+                                    .find_map(|k| f.get(k).map(|m| format!("{k}: {m}")))
+                            })
+                            .unwrap_or_else(|| e.to_string());
+                        view! { <p class="field-error" role="alert">{msg}</p> }.into_any()
+                    }
+                    Ok(o) if o.dry_run && o.matched > 0 => {
+                        let n = o.matched.min(o.cap);
+                        view! {
+                            <p class="replay-count">{format!("{} deliveries match.", o.matched)}</p>
+                            <ActionForm action=replay>
+                                <input type="hidden" name="webhook_id" value=id2.get_value()/>
+                                <input type="hidden" name="status" value=status.get_untracked()/>
+                                <input type="hidden" name="event" value=event.get_untracked()/>
+                                <input type="hidden" name="since" value=since.get_untracked()/>
+                                <input type="hidden" name="until" value=until.get_untracked()/>
+                                <input type="hidden" name="confirm" value="yes"/>
+                                <button type="submit" class="primary small">{format!("Replay {n} deliveries")}</button>
+                            </ActionForm>
+                        }
+                        .into_any()
+                    }
+                    Ok(o) if o.dry_run => view! { <p class="replay-count">"No deliveries match."</p> }.into_any(),
+                    Ok(o) => view! {
+                        <p class="replay-done" role="status">
+                            {format!("Queued {} of {} matching deliveries for replay.", o.queued, o.matched)}
+                            {(o.matched > o.queued).then_some(" Replay again for the rest (at most 10 000 at a time).")}
+                        </p>
+                    }
+                    .into_any(),
+                })}
+            </div>
+        </details>
     }
 }

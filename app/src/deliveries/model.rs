@@ -8,8 +8,14 @@ pub const PAGE_SIZE: u64 = 50;
 pub struct DeliveryRow {
     pub id: String,
     pub event_type: String,
-    /// `pending`, `succeeded` or `failed`.
+    /// `scheduled`, `pending`, `succeeded`, `failed` or `cancelled`.
     pub status: String,
+    /// A scheduled delivery: when it was (or is) due first.
+    pub deliver_at: Option<i64>,
+    /// The entity the event is about (`X-Webhook-Key`) and the delivery's number among this
+    /// webhook's deliveries with that key (`X-Webhook-Sequence`).
+    pub key: Option<String>,
+    pub sequence: Option<i64>,
     pub attempts: i32,
     pub last_status_code: Option<i32>,
     pub last_duration_ms: Option<i32>,
@@ -85,10 +91,12 @@ impl LogFilter {
     pub fn parse(status: &str, event: &str, cursor: &str) -> Result<LogFilter, String> {
         let status = match status.trim() {
             "" | "all" => None,
-            s @ ("pending" | "succeeded" | "failed") => Some(s.to_string()),
+            s @ ("scheduled" | "pending" | "succeeded" | "failed" | "cancelled" | "held") => {
+                Some(s.to_string())
+            }
             other => {
                 return Err(format!(
-                    "Unknown status \"{other}\": use pending, succeeded or failed."
+                    "Unknown status \"{other}\": use scheduled, pending, succeeded, failed, cancelled or held."
                 ))
             }
         };

@@ -15,8 +15,11 @@ pub fn row(d: delivery::Model) -> DeliveryRow {
     DeliveryRow {
         id: d.id.to_string(),
         next_attempt_at: d.waiting_until(),
+        status: d.shown_status(now_ms()).as_str().to_string(),
+        deliver_at: d.deliver_at,
+        key: d.key,
+        sequence: d.sequence,
         event_type: d.event_type,
-        status: d.status.as_str().to_string(),
         attempts: d.attempt_count,
         last_status_code: d.last_status_code,
         last_duration_ms: d.last_duration_ms,
@@ -35,8 +38,14 @@ pub async fn list(
     limit: u64,
 ) -> Result<DeliveryPage, DbErr> {
     let mut q = delivery::Entity::find().filter(delivery::Column::WebhookId.eq(webhook_id));
-    if let Some(s) = &filter.status {
-        q = q.filter(delivery::Column::Status.eq(s.as_str()));
+    if let Some(s) = filter
+        .status
+        .as_deref()
+        .and_then(crate::queue::ShownStatus::parse)
+    {
+        q = q.filter(sea_orm::sea_query::Expr::cust(
+            crate::queue::shown_status_sql(s, now_ms()),
+        ));
     }
     if let Some(e) = &filter.event {
         q = q.filter(delivery::Column::EventType.eq(e.as_str()));
@@ -136,6 +145,19 @@ pub async fn detail(
         body_pretty,
         attempts,
     }))
+}
+
+/// How many of a webhook's deliveries are scheduled for later (shown `scheduled`).
+pub async fn scheduled_count(db: &DatabaseConnection, webhook_id: WebhookId) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    delivery::Entity::find()
+        .filter(delivery::Column::WebhookId.eq(webhook_id))
+        .filter(delivery::Column::DeliverAt.is_not_null())
+        .filter(sea_orm::sea_query::Expr::cust(
+            crate::queue::shown_status_sql(crate::queue::ShownStatus::Scheduled, now_ms()),
+        ))
+        .count(db)
+        .await
 }
 
 /// The last 24 hours, hour by hour (oldest first, 24 buckets, empty hours included).

@@ -48,6 +48,8 @@ int_id!(
     WebhookId,
     /// An API key of an account.
     ApiKeyId,
+    /// An alert incident of a webhook (`alert_incidents`).
+    IncidentId,
 );
 
 #[cfg(feature = "ssr")]

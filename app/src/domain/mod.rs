@@ -8,21 +8,24 @@ mod account_input;
 mod event_type;
 mod field_errors;
 mod ids;
+mod schedule;
 mod signing_secret;
 mod target;
 mod text;
 mod webhook_draft;
 mod webhook_url;
 
+pub mod signature_check;
 #[cfg(feature = "ssr")]
 pub mod signing;
 
 pub use account_input::{Email, Password};
 pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
-pub use ids::{AccountId, ApiKeyId, UserId, WebhookId};
+pub use ids::{AccountId, ApiKeyId, IncidentId, UserId, WebhookId};
 #[cfg(feature = "ssr")]
 pub use ids::{DeliveryId, EventId};
+pub use schedule::{parse_deliver_at, EventKey, MAX_KEY_CHARS, MAX_SCHEDULE_AHEAD_MS};
 pub use signing_secret::{mask as signing_secret_mask, SigningSecret};
 pub use target::{check_resolved, classify_ip, TargetPolicy};
 pub use text::{check_visible, is_format_char};

@@ -17,6 +17,8 @@ pub struct WebhookInput {
     pub timeout_secs: String,
     pub retry_attempts: String,
     pub description: String,
+    /// Deliver events with the same key one at a time, in publish order.
+    pub ordered: bool,
 }
 
 /// A webhook's settings once validated: the only way to create or change a webhook.
@@ -29,6 +31,7 @@ pub struct WebhookDraft {
     pub timeout_secs: u16,
     pub retry_attempts: u8,
     pub description: String,
+    pub ordered: bool,
 }
 
 impl WebhookInput {
@@ -41,6 +44,7 @@ impl WebhookInput {
             ("timeout_secs".to_string(), self.timeout_secs.clone()),
             ("retry_attempts".to_string(), self.retry_attempts.clone()),
             ("description".to_string(), self.description.clone()),
+            ("ordered".to_string(), self.ordered.to_string()),
         ];
         echo.extend(
             self.events
@@ -65,6 +69,7 @@ impl WebhookInput {
                 .unwrap_or_default()
                 .to_string(),
             description: errors.echoed("description").unwrap_or_default().to_string(),
+            ordered: errors.echoed("ordered") == Some("true"),
         }
     }
 }
@@ -145,6 +150,7 @@ impl WebhookDraft {
                     timeout_secs: timeout as u16,
                     retry_attempts: retries as u8,
                     description,
+                    ordered: input.ordered,
                 })
             }
             _ => Err(errors.with_echo(input.to_echo())),
@@ -165,6 +171,7 @@ mod tests {
             timeout_secs: "".into(),
             retry_attempts: "5".into(),
             description: "".into(),
+            ordered: false,
         }
     }
 
@@ -186,6 +193,7 @@ mod tests {
             timeout_secs: "0".into(),
             retry_attempts: "eleven".into(),
             description: "d".repeat(1001),
+            ordered: false,
         };
         let e = WebhookDraft::parse(&input, TargetPolicy::STRICT).unwrap_err();
         for field in [

@@ -9,6 +9,10 @@ pub struct Model {
     pub id: AccountId,
     pub name: String,
     pub created_at: i64,
+    /// The owner's switch of alert e-mails (issue 15).
+    pub alert_mail: bool,
+    /// The owner's switch of the alert webhook.
+    pub alert_hook: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,16 @@ pub struct Model {
     pub completed_at: Option<i64>,
     /// The next attempt is a manual redelivery: recorded, never retried automatically.
     pub manual: bool,
+    /// A scheduled delivery: when it was due first (`None`: sent as soon as published).
+    pub deliver_at: Option<i64>,
+    /// The entity the event is about (`X-Webhook-Key`).
+    pub key: Option<String>,
+    /// Its number among this webhook's deliveries with the same key (`X-Webhook-Sequence`).
+    pub sequence: Option<i64>,
+    /// The webhook delivers in order per key (a copy of `webhooks.ordered`, kept in step).
+    pub ordered: bool,
+    /// With `manual`: the next attempt is a bulk replay (recorded with trigger `replay`).
+    pub replay: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

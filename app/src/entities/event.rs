@@ -14,6 +14,10 @@ pub struct Model {
     pub idempotency_key: Option<String>,
     pub delivery_count: i32,
     pub created_at: i64,
+    /// A scheduled event: when its deliveries are due.
+    pub deliver_at: Option<i64>,
+    /// The entity the event is about, e.g. `booking-123`.
+    pub key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 //! Timestamps are `i64` milliseconds since the Unix epoch (see `migrations`).
 
 pub mod account;
+pub mod alert_incident;
 pub mod api_key;
 pub mod attempt;
 pub mod delivery;

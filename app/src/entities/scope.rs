@@ -38,9 +38,11 @@ use crate::domain::{AccountId, ApiKeyId, DeliveryId, WebhookId};
 use crate::error::AppError;
 
 impl webhook::Entity {
-    /// The account's webhooks.
+    /// The account's webhooks (not its alert endpoint, which only `crate::alerts` reads).
     pub fn secure_find(account: AccountId) -> Select<webhook::Entity> {
-        webhook::Entity::find().filter(webhook::Column::AccountId.eq(account))
+        webhook::Entity::find()
+            .filter(webhook::Column::AccountId.eq(account))
+            .filter(webhook::Column::Alerts.eq(false))
     }
 
     /// One of the account's webhooks.

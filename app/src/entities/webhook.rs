@@ -28,6 +28,11 @@ pub struct Model {
     /// Since when every finished delivery has failed, and how many (cleared by a success).
     pub failing_since: Option<i64>,
     pub consecutive_failures: i32,
+    /// Deliveries with the same key go one at a time, in publish order.
+    pub ordered: bool,
+    /// The account's alert endpoint (`crate::alerts`): hidden from the account's webhooks
+    /// (`secure_find` leaves it out), subscribed to nothing, sent only alert events.
+    pub alerts: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,7 +2,11 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Where a delivery stands (the `deliveries.status` column). A pending delivery is waiting for
-/// its next try, or is in flight (see [`crate::queue::lifecycle`]); the two others are final.
+/// its next try (or, scheduled, for its first), or is in flight (see
+/// [`crate::queue::lifecycle`]); succeeded, failed and cancelled are final; a held one was
+/// published while its webhook was paused and waits, not due, for the owner's choice on
+/// re-enabling (send or discard). What the log and the API show is [`ShownStatus`], which
+/// tells a scheduled delivery from the other pending ones.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, EnumIter, DeriveActiveEnum,
 )]
@@ -15,6 +19,12 @@ pub enum DeliveryStatus {
     Succeeded,
     #[sea_orm(string_value = "failed")]
     Failed,
+    /// Cancelled before it was delivered (its event was cancelled): nothing more is sent.
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+    /// Kept for a paused webhook; not sent until it is re-enabled with "send".
+    #[sea_orm(string_value = "held")]
+    Held,
 }
 
 impl DeliveryStatus {
@@ -23,6 +33,8 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Succeeded => "succeeded",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+            DeliveryStatus::Held => "held",
         }
     }
 
@@ -31,8 +43,51 @@ impl DeliveryStatus {
             "pending" => Some(DeliveryStatus::Pending),
             "succeeded" => Some(DeliveryStatus::Succeeded),
             "failed" => Some(DeliveryStatus::Failed),
+            "cancelled" => Some(DeliveryStatus::Cancelled),
+            "held" => Some(DeliveryStatus::Held),
             _ => None,
         }
+    }
+}
+
+/// A delivery's status as the log and the API show it: the stored [`DeliveryStatus`], with a
+/// pending delivery whose first try is not due yet shown as `scheduled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, EnumIter)]
+#[serde(rename_all = "lowercase")]
+pub enum ShownStatus {
+    Scheduled,
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// Kept while its webhook is paused.
+    Held,
+}
+
+impl ShownStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShownStatus::Scheduled => "scheduled",
+            ShownStatus::Pending => "pending",
+            ShownStatus::Succeeded => "succeeded",
+            ShownStatus::Failed => "failed",
+            ShownStatus::Cancelled => "cancelled",
+            ShownStatus::Held => "held",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ShownStatus> {
+        use sea_orm::Iterable;
+        ShownStatus::iter().find(|v| v.as_str() == s)
+    }
+
+    /// Every value, for error messages: "scheduled, pending, …".
+    pub fn names() -> String {
+        use sea_orm::Iterable;
+        ShownStatus::iter()
+            .map(ShownStatus::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -49,6 +104,9 @@ pub enum AttemptTrigger {
     /// A redelivery the owner asked for.
     #[sea_orm(string_value = "manual")]
     Manual,
+    /// A bulk replay the owner asked for (one try, like a manual redelivery).
+    #[sea_orm(string_value = "replay")]
+    Replay,
 }
 
 impl AttemptTrigger {
@@ -56,6 +114,7 @@ impl AttemptTrigger {
         match self {
             AttemptTrigger::Auto => "auto",
             AttemptTrigger::Manual => "manual",
+            AttemptTrigger::Replay => "replay",
         }
     }
 }

@@ -103,22 +103,27 @@ fn EditView(
             </h1>
             <a class="button" href=format!("/settings/webhooks/{id}/deliveries")>"Delivery log"</a>
         </div>
-        {w.disabled_at.filter(|_| !w.active).map(|at| view! {
-            <div class="notice warning" role="status">
-                <p><strong>"Paused automatically on " {format_time(at)} ". "</strong>
-                    {w.disabled_reason.clone().unwrap_or_default()}
-                    " Fix the endpoint, then switch the webhook back on."</p>
-                <ActionForm action=enable>
-                    <input type="hidden" name="id" value=id.to_string()/>
-                    <button type="submit" class="primary small">"Re-enable"</button>
-                </ActionForm>
-            </div>
+        {(!w.active && (w.disabled_at.is_some() || w.held_count > 0)).then(|| view! {
+            <ReenableNotice
+                id=id
+                disabled_at=w.disabled_at
+                disabled_reason=w.disabled_reason.clone()
+                held_count=w.held_count
+                enable=enable/>
         })}
         <div class="edit-layout">
             <div class="main-column">
             <section class="card" aria-labelledby="activity-title">
                 <h2 id="activity-title">"Last 24 hours"</h2>
                 <DeliveryChart buckets=w.hourly.clone()/>
+                {(w.scheduled > 0).then(|| view! {
+                    <p data-testid="scheduled-count">
+                        <a href=format!("/settings/webhooks/{id}/deliveries?status=scheduled")>
+                            {if w.scheduled == 1 { "1 delivery is".to_string() } else { format!("{} deliveries are", w.scheduled) }}
+                        </a>
+                        " scheduled for later."
+                    </p>
+                })}
                 <p class="hint"><a href=format!("/settings/webhooks/{id}/deliveries")>"Open the delivery log →"</a></p>
             </section>
             <section class="card" aria-labelledby="settings-title">
@@ -283,4 +288,69 @@ async fn copy_to_clipboard(text: &str) -> bool {
 #[cfg(not(feature = "hydrate"))]
 async fn copy_to_clipboard(_text: &str) -> bool {
     false
+}
+
+/// A paused webhook: why (when it was paused automatically), how many events are held for it,
+/// and the way back on — with held events, the choice to send or discard them (two plain
+/// forms: they work without JavaScript).
+#[component]
+fn ReenableNotice(
+    id: crate::domain::WebhookId,
+    disabled_at: Option<i64>,
+    disabled_reason: Option<String>,
+    held_count: i64,
+    enable: ServerAction<EnableWebhook>,
+) -> impl IntoView {
+    let error = move || {
+        enable.value().get().and_then(|r| r.err()).map(|e| {
+            match e.fields().and_then(|f| f.get("held").map(str::to_string)) {
+                Some(m) => m,
+                None => e.to_string(),
+            }
+        })
+    };
+    let events = if held_count == 1 { "event" } else { "events" };
+    view! {
+        <div class="notice warning" role="status">
+            {disabled_at.map(|at| view! {
+                <p><strong>"Paused automatically on " {format_time(at)} ". "</strong>
+                    {disabled_reason.clone().unwrap_or_default()}
+                    " Fix the endpoint, then switch the webhook back on."</p>
+            })}
+            {(held_count > 0).then(|| view! {
+                <p class="held-count">
+                    <strong>{format!("{held_count} {events} held")}</strong>
+                    " while the webhook is paused. Re-enabling sends them in publish order, or discards them."
+                </p>
+            })}
+            {move || error().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+            <div class="actions">
+                {if held_count > 0 {
+                    view! {
+                        <ActionForm action=enable>
+                            <input type="hidden" name="id" value=id.to_string()/>
+                            <input type="hidden" name="held" value="send"/>
+                            <button type="submit" class="primary small">
+                                {format!("Re-enable and send the {held_count} held {events}")}
+                            </button>
+                        </ActionForm>
+                        <ActionForm action=enable>
+                            <input type="hidden" name="id" value=id.to_string()/>
+                            <input type="hidden" name="held" value="discard"/>
+                            <button type="submit" class="small">"Re-enable and discard them"</button>
+                        </ActionForm>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <ActionForm action=enable>
+                            <input type="hidden" name="id" value=id.to_string()/>
+                            <button type="submit" class="primary small">"Re-enable"</button>
+                        </ActionForm>
+                    }
+                    .into_any()
+                }}
+            </div>
+        </div>
+    }
 }

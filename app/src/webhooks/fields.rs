@@ -103,6 +103,16 @@ pub fn WebhookFields(
             </label>
             <p class="hint">"A paused webhook is sent nothing."</p>
         </div>
+        <div class="field inline">
+            <label class="toggle">
+                <input type="checkbox" name="ordered" value="true" checked=initial.ordered
+                    aria-describedby="ordered-hint"/>
+                " Deliver in order per key"
+            </label>
+            <p class="hint" id="ordered-hint">"Events about the same booking (the same "
+                <code>"key"</code>", by default " <code>"data.id"</code>
+                ") are sent one at a time, in the order they were published. A delivery waiting for a retry holds back only later events of its own key."</p>
+        </div>
         <div class="field-row">
             <div class="field">
                 <label for="timeout_secs">"Timeout (seconds)"</label>

@@ -18,6 +18,7 @@ pub fn WebhookListPage() -> impl IntoView {
             </div>
             <a class="button primary" href="/settings/webhooks/create">"New webhook"</a>
         </div>
+        <crate::alerts::AlertNotices/>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match webhooks.await {
@@ -76,6 +77,12 @@ fn WebhookTable(list: Vec<WebhookSummary>) -> impl IntoView {
                                     <super::state_badge::WebhookStateBadge
                                         active=w.active
                                         disabled_reason=w.disabled_reason.clone()/>
+                                    {(w.held_count > 0).then(|| view! {
+                                        " "
+                                        <a class="chip held" href=format!("/settings/webhooks/{}/edit", w.id)>
+                                            {format!("{} held", w.held_count)}
+                                        </a>
+                                    })}
                                 </td>
                                 <td class="last">
                                     {match w.last_delivery.clone() {

@@ -18,6 +18,8 @@ pub struct WebhookSummary {
     /// Succeeded and total finished deliveries over the last 24 hours.
     pub succeeded_24h: i64,
     pub finished_24h: i64,
+    /// Deliveries kept while it is paused (sent or discarded when it is switched back on).
+    pub held_count: i64,
 }
 
 /// One webhook, for its edit page. The secret itself is only sent when asked for (Reveal).
@@ -42,6 +44,12 @@ pub struct WebhookDetail {
     pub disabled_reason: Option<String>,
     /// The last 24 hours of finished deliveries, hour by hour.
     pub hourly: Vec<HourBucket>,
+    /// Deliveries with the same key go one at a time, in publish order.
+    pub ordered: bool,
+    /// Deliveries scheduled for later (not yet due).
+    pub scheduled: u64,
+    /// Deliveries kept while it is paused (sent or discarded when it is switched back on).
+    pub held_count: i64,
 }
 
 impl WebhookDetail {
@@ -54,6 +62,7 @@ impl WebhookDetail {
             timeout_secs: self.timeout_secs.to_string(),
             retry_attempts: self.retry_attempts.to_string(),
             description: self.description.clone(),
+            ordered: self.ordered,
         }
     }
 }

@@ -19,6 +19,7 @@ pub fn webhook_input(
     timeout_secs: String,
     retry_attempts: String,
     description: String,
+    ordered: Option<String>,
 ) -> WebhookInput {
     WebhookInput {
         name,
@@ -28,6 +29,7 @@ pub fn webhook_input(
         timeout_secs,
         retry_attempts,
         description,
+        ordered: ordered.is_some_and(|v| v != "false"),
     }
 }
 
@@ -81,6 +83,7 @@ pub async fn create_webhook(
     #[server(default)] timeout_secs: String,
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
+    #[server(default)] ordered: Option<String>,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/create",
@@ -93,6 +96,7 @@ pub async fn create_webhook(
                 timeout_secs,
                 retry_attempts,
                 description,
+                ordered,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::create(&state.db, &state.secrets, user.account_id, &draft).await?;
@@ -113,6 +117,7 @@ pub async fn update_webhook(
     #[server(default)] timeout_secs: String,
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
+    #[server(default)] ordered: Option<String>,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/update",
@@ -127,9 +132,10 @@ pub async fn update_webhook(
                 timeout_secs,
                 retry_attempts,
                 description,
+                ordered,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
-            super::ssr::update(&state.db, model, &draft).await?;
+            super::ssr::update(&state.db, &state.wakeup, model, &draft, None, "active").await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
         },
@@ -152,15 +158,25 @@ pub async fn delete_webhook(id: crate::domain::WebhookId) -> Result<(), AppError
     .await
 }
 
-/// Switches a webhook back on after it was paused (automatically or not).
+/// Switches a webhook back on after it was paused (automatically or not). `held`: `send` or
+/// `discard`, what becomes of the deliveries held meanwhile (required when there are any).
 #[server(prefix = "/fn", endpoint = "webhooks/enable")]
-pub async fn enable_webhook(id: crate::domain::WebhookId) -> Result<(), AppError> {
+pub async fn enable_webhook(
+    id: crate::domain::WebhookId,
+    #[server(default)] held: Option<String>,
+) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/enable",
         |crate::request::UserRequest { user, state }| async move {
             let db = state.db;
             let model = crate::entities::scope::owned_webhook(&db, user.account_id, id).await?;
-            super::ssr::enable(&db, model).await?;
+            let choice = match held.as_deref().filter(|s| !s.is_empty()) {
+                None => None,
+                Some(s) => Some(crate::queue::HeldChoice::parse(s).ok_or_else(|| {
+                    AppError::field("held", "Choose “send” or “discard” for the held events.")
+                })?),
+            };
+            super::ssr::enable(&db, &state.wakeup, model, choice).await?;
             Ok(())
         },
     )

@@ -4,7 +4,8 @@
 //! JSON line with every figure.
 //!
 //! Environment: `DATABASE_URL=postgres://…` runs on PostgreSQL (a fresh database per scenario;
-//! SQLite in a temporary directory otherwise), `SKW_BENCH_ONLY=a,b` picks scenarios,
+//! SQLite in a temporary directory otherwise), `SKW_BENCH_ONLY=a,b` picks scenarios (a–g, i: scheduled
+//! lateness, j: order per key),
 //! `SKW_BENCH_SCALE=0.1` shrinks every count (for a quick look), `SKW_BENCH_INSTANCES=2` runs
 //! (b), (c) and (f) with that many server processes sharing the database (PostgreSQL).
 
@@ -192,6 +193,49 @@ async fn publish_burst(
         t.await.unwrap();
     }
     (start, now_us())
+}
+
+/// Publishes the given bodies with `concurrency` requests in flight, in order of the list.
+async fn publish_bodies(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    bodies: Vec<String>,
+    concurrency: usize,
+) {
+    let bodies = std::sync::Arc::new(bodies);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, next, url, key, bodies) = (
+            http.clone(),
+            next.clone(),
+            format!("{base}/api/v1/events"),
+            key.to_string(),
+            bodies.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 202 => {}
+                    Ok(r) => panic!("publish answered {}", r.status()),
+                    Err(e) => panic!("publish failed: {e}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
 }
 
 /// Publishes at a steady `rate` per second for `secs`, cycling over `types`.
@@ -403,7 +447,127 @@ async fn run() {
             "≤ 50 ms",
         );
     }
+    if want("i") {
+        let (n, p50, p99) = scenario_i(&b).await;
+        b.record("i_late_p50_ms", p50);
+        b.record("i_late_p99_ms", p99);
+        row(
+            "(i)",
+            &format!("scheduled: {n} events due over one minute"),
+            format!("late by p50 {p50:.1} ms, p99 {p99:.1} ms"),
+            "(arrival − deliver_at)",
+        );
+    }
+    if want("j") {
+        let (keys, per_key, ordered, unordered) = scenario_j(&b).await;
+        b.record("j_ordered_per_s", ordered);
+        b.record("j_unordered_per_s", unordered);
+        row(
+            "(j)",
+            &format!("order per key: {keys} keys × {per_key} events"),
+            format!("ordered {ordered:.0}/s, unordered {unordered:.0}/s"),
+            "(same load, option off)",
+        );
+    }
     println!("{}", Value::Object(b.figures.clone()));
+}
+
+/// (i): events scheduled evenly over one minute that starts once they are all published
+/// (a web-only process accepts them; a dispatching one sends them). The receiver's latency is
+/// arrival minus `deliver_at` (carried as `sent_at_us`).
+async fn scenario_i(b: &Bench) -> (usize, f64, f64) {
+    let db = b.database("i").await;
+    let key = procs::account_and_key(&db);
+    let rx = procs::receiver();
+    let server = procs::server(&db, "all", &[]);
+    b.create_webhook(
+        &server,
+        &key,
+        &format!("{}/hook", rx.base),
+        &["event.reminder"],
+        30,
+    )
+    .await;
+    let n = b.n(100_000);
+    // Publishing runs at several thousand a second: the minute starts after that.
+    let lead_us = ((n as f64 / 2_000.0).max(3.0) * 1e6) as i64;
+    let start_us = now_us() + lead_us;
+    let bodies: Vec<String> = (0..n)
+        .map(|i| {
+            let due_us = start_us + (60_000_000 * i as i64) / n as i64;
+            let due_us = due_us - due_us % 1000;
+            let at = chrono::DateTime::from_timestamp_micros(due_us)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            format!(
+                "{{\"event\":\"event.reminder\",\"deliver_at\":\"{at}\",\"data\":{{\"id\":\"booking-{i}\",\"sent_at_us\":{due_us}}}}}"
+            )
+        })
+        .collect();
+    publish_bodies(&b.http, &server.base, &key, bodies, 64).await;
+    let published = now_us();
+    if published > start_us {
+        println!("     (i) publishing took longer than the lead: the first events were due before they were stored");
+    }
+    let stats = b
+        .wait_for(
+            &rx,
+            n as u64,
+            Duration::from_micros((start_us - now_us()).max(0) as u64 + 120_000_000),
+        )
+        .await;
+    let lat = latencies(&stats);
+    server.stop();
+    rx.stop();
+    (n, percentile(&lat, 0.50), percentile(&lat, 0.99))
+}
+
+/// (j): `keys` × `per_key` events (key-interleaved, as bookings change) to one webhook with
+/// order per key on, then the same load to one without; deliveries/s of each, from the burst's
+/// start to the last arrival.
+async fn scenario_j(b: &Bench) -> (usize, usize, f64, f64) {
+    let keys = b.n(1_000);
+    let per_key = 20;
+    let mut out = Vec::new();
+    for ordered in [true, false] {
+        let db = b
+            .database(if ordered { "j_ordered" } else { "j_unordered" })
+            .await;
+        let key = procs::account_and_key(&db);
+        let rx = procs::receiver();
+        let server = procs::server(&db, "all", &[]);
+        let res: Value = b
+            .http
+            .post(format!("{}/api/v1/webhooks", server.base))
+            .bearer_auth(&key)
+            .json(&json!({"name": "crm", "url": format!("{}/hook", rx.base),
+                "events": ["booking.created"], "ordered": ordered}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(res["id"].is_i64(), "webhook not created: {res}");
+        let bodies: Vec<String> = (0..keys * per_key)
+            .map(|i| {
+                format!(
+                    "{{\"event\":\"booking.created\",\"key\":\"booking-{}\",\"data\":{{\"i\":{i}}}}}",
+                    i % keys
+                )
+            })
+            .collect();
+        let n = bodies.len();
+        let start = now_us();
+        publish_bodies(&b.http, &server.base, &key, bodies, 64).await;
+        let stats = b.wait_for(&rx, n as u64, Duration::from_secs(600)).await;
+        let got = stats["count"].as_u64().unwrap();
+        let last = stats["last_us"].as_i64().unwrap();
+        server.stop();
+        rx.stop();
+        out.push(got as f64 / ((last - start) as f64 / 1e6));
+    }
+    (keys, per_key, out[0], out[1])
 }
 
 async fn scenario_a(b: &Bench) -> f64 {

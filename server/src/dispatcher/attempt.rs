@@ -67,6 +67,10 @@ pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms:
         ("x-webhook-event", job.event_type.clone()),
         ("x-webhook-delivery-id", delivery_id.clone()),
     ];
+    if let (Some(key), Some(sequence)) = (&job.key, job.sequence) {
+        headers.push(("x-webhook-key", key.clone()));
+        headers.push(("x-webhook-sequence", sequence.to_string()));
+    }
     let mut blocked = None;
     let mut standard = Vec::new();
     match &secrets.current {
@@ -227,7 +231,9 @@ pub fn handle(
         lease: job.lease(),
         webhook_id: job.webhook_id,
         number: p.number,
-        trigger: if job.manual {
+        trigger: if job.manual && job.replay {
+            AttemptTrigger::Replay
+        } else if job.manual {
             AttemptTrigger::Manual
         } else {
             AttemptTrigger::Auto
@@ -315,6 +321,9 @@ mod tests {
             timeout_secs: 5,
             retry_attempts: 0,
             manual: false,
+            key: None,
+            sequence: None,
+            replay: false,
         }
     }
 

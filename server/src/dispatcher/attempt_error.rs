@@ -61,6 +61,8 @@ impl AttemptError {
     /// (the URL, the DNS record, the policy) before the next try.
     pub fn is_retryable(&self) -> bool {
         match self {
+            // 410 Gone: the receiver asks for no more deliveries (the webhook is paused too).
+            AttemptError::Status(410) => false,
             AttemptError::Timeout(_)
             | AttemptError::Dns(_)
             | AttemptError::Tls(_)
@@ -258,6 +260,10 @@ mod tests {
         assert!(
             all.iter().all(AttemptError::is_retryable),
             "every failure is tried again while tries are left"
+        );
+        assert!(
+            !AttemptError::Status(410).is_retryable(),
+            "but 410 Gone, which asks for no more"
         );
     }
 

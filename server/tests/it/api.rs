@@ -311,6 +311,7 @@ async fn the_openapi_document_describes_every_route(app: TestApp) {
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/api/v1/events", "post"),
+        ("/api/v1/events/{id}", "delete"),
         ("/api/v1/webhooks", "get"),
         ("/api/v1/webhooks", "post"),
         ("/api/v1/webhooks/{id}", "get"),

@@ -18,6 +18,9 @@ const WITHOUT_ID: &[&str] = &[
     "/fn/api-keys/list",
     "/fn/api-keys/create",
     "/fn/api-keys/take-new",
+    "/fn/alerts/list",
+    "/fn/alerts/settings",
+    "/fn/alerts/save-settings",
 ];
 
 async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
@@ -29,7 +32,13 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
         .await;
     let alice_key = app.api_key("alice-matrix@example.com").await;
     let bob_key = app.api_key("bob-matrix@example.com").await;
-    app.publish(&alice_key, "booking.created", json!({})).await;
+    let published: Value = app
+        .publish(&alice_key, "booking.created", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let event = published["id"].as_str().unwrap().to_string();
     app.dispatcher.run_until_idle().await.unwrap();
     let page: Value = alice
         .call("deliveries/list", &[("webhook_id", &hook.to_string())])
@@ -41,6 +50,27 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
     let keys: Value = alice.call("api-keys/list", &[]).await.json().await.unwrap();
     let alice_key_id = keys[0]["id"].as_i64().unwrap().to_string();
     let (h, d) = (hook.to_string(), delivery.clone());
+    // An open alert incident of Alice's webhook.
+    app::alerts::incidents::open(
+        &app.db,
+        app::domain::WebhookId(hook),
+        app::entities::alert_incident::IncidentKind::Disabled,
+        "a test incident",
+        None,
+        app::entities::now_ms(),
+    )
+    .await
+    .unwrap();
+    let alice_incident = {
+        use sea_orm::EntityTrait;
+        app::entities::alert_incident::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .to_string()
+    };
 
     // Server functions.
     let with_id: Vec<(&str, Vec<(&str, &str)>)> = vec![
@@ -72,7 +102,21 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
             "/fn/deliveries/resend",
             vec![("webhook_id", &h), ("delivery_id", &d)],
         ),
+        (
+            "/fn/deliveries/replay",
+            vec![("webhook_id", &h), ("confirm", "yes")],
+        ),
+        (
+            "/fn/deliveries/check-signature",
+            vec![
+                ("webhook_id", &h),
+                ("delivery_id", &d),
+                ("scheme", "seed"),
+                ("computed", "00"),
+            ],
+        ),
         ("/fn/api-keys/revoke", vec![("id", &alice_key_id)]),
+        ("/fn/alerts/dismiss", vec![("id", &alice_incident)]),
     ];
     let registered: BTreeSet<&str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p)
@@ -90,6 +134,20 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
         let endpoint = path.trim_start_matches("/fn/");
         let res = bob.call(endpoint, form).await;
         assert_eq!(res.status(), 404, "{path}");
+    }
+    {
+        use sea_orm::EntityTrait;
+        let incident = app::entities::alert_incident::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            incident.dismissed_at.is_none(),
+            "Bob cannot dismiss Alice's alert"
+        );
+        let alerts: Value = bob.call("alerts/list", &[]).await.json().await.unwrap();
+        assert_eq!(alerts, json!([]), "nor see it");
     }
 
     // Pages.
@@ -114,6 +172,7 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
         (reqwest::Method::PATCH, "/api/v1/webhooks/{id}", &h),
         (reqwest::Method::DELETE, "/api/v1/webhooks/{id}", &h),
         (reqwest::Method::POST, "/api/v1/webhooks/{id}/test", &h),
+        (reqwest::Method::POST, "/api/v1/webhooks/{id}/replay", &h),
         (
             reqwest::Method::POST,
             "/api/v1/webhooks/{id}/rotate-secret",
@@ -121,6 +180,7 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
         ),
         (reqwest::Method::GET, "/api/v1/webhooks/{id}/deliveries", &h),
         (reqwest::Method::GET, "/api/v1/deliveries/{id}", &d),
+        (reqwest::Method::DELETE, "/api/v1/events/{id}", &event),
         (
             reqwest::Method::POST,
             "/api/v1/deliveries/{id}/redeliver",

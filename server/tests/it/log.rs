@@ -234,7 +234,7 @@ async fn a_webhook_that_keeps_failing_is_disabled(app: TestApp) {
         .unwrap();
     assert_eq!(
         res["deliveries"], 0,
-        "a disabled webhook gets no new deliveries"
+        "a disabled webhook gets no new deliveries sent (the event is held for it)"
     );
     let html = user.get("/settings/webhooks").await.text().await.unwrap();
     assert!(html.contains("Disabled"));
@@ -246,10 +246,20 @@ async fn a_webhook_that_keeps_failing_is_disabled(app: TestApp) {
         .unwrap();
     assert!(html.contains("Paused automatically") && html.contains("Re-enable"));
 
+    // The held event needs a choice (issue 15).
     assert_eq!(
         user.call("webhooks/enable", &[("id", &id.to_string())])
             .await
             .status(),
+        422
+    );
+    assert_eq!(
+        user.call(
+            "webhooks/enable",
+            &[("id", &id.to_string()), ("held", "discard")]
+        )
+        .await
+        .status(),
         200
     );
     let w = hook().await;

@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod alerts;
 mod api;
 mod authorization;
 mod cluster;
@@ -12,11 +13,15 @@ mod crash;
 mod delivery;
 mod egress;
 mod hardening;
+mod held;
 mod isolation;
 mod log;
 mod logs;
 mod ops;
+mod scheduled;
+mod scheduled_processes;
 mod site;
+mod snippets;
 mod storage;
 mod web_hardening;
 mod webhooks;

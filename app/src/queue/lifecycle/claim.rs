@@ -31,6 +31,12 @@ pub struct Job {
     pub retry_attempts: i32,
     /// A manual redelivery: recorded, never retried automatically.
     pub manual: bool,
+    /// The entity the event is about (`X-Webhook-Key`) and the delivery's number among this
+    /// webhook's deliveries with that key (`X-Webhook-Sequence`).
+    pub key: Option<String>,
+    pub sequence: Option<i64>,
+    /// With `manual`: a bulk replay (trigger `replay`).
+    pub replay: bool,
 }
 
 impl Job {
@@ -91,7 +97,7 @@ pub async fn claim_due(
     let exclude_sql = if full.is_empty() {
         String::new()
     } else {
-        format!(" AND webhook_id NOT IN ({})", full.join(","))
+        format!(" AND c.webhook_id NOT IN ({})", full.join(","))
     };
     let partial: Vec<String> = room
         .busy
@@ -117,6 +123,14 @@ pub async fn claim_due(
     } else {
         ("$2", "$3", "$4", "$5")
     };
+    // Order per key: an earlier delivery of the same ordered webhook and key that is still
+    // pending — in flight, waiting for a retry, or due — holds this one back. One scheduled
+    // for later (never tried, not yet due) does not: it takes its place when its time comes.
+    let blocker = format!(
+        "SELECT 1 FROM deliveries p WHERE p.ordered AND p.status = 'pending' \
+           AND p.webhook_id = c.webhook_id AND p.key = c.key AND p.sequence < c.sequence \
+           AND (p.attempt_count > 0 OR p.lease_token IS NOT NULL OR p.next_attempt_at <= {now})"
+    );
     let sql = format!(
         "UPDATE deliveries SET lease_token = $1, \
            next_attempt_at = {now} + {grace} + 1000 * COALESCE( \
@@ -126,9 +140,10 @@ pub async fn claim_due(
              SELECT id, webhook_id, next_attempt_at, \
                ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at) AS rn \
              FROM ( \
-               SELECT id, webhook_id, next_attempt_at FROM deliveries \
-               WHERE status = 'pending' AND next_attempt_at <= {now}{exclude_sql} \
-               ORDER BY next_attempt_at LIMIT {scan_p}{lock} \
+               SELECT c.id, c.webhook_id, c.next_attempt_at FROM deliveries c \
+               WHERE c.status = 'pending' AND c.next_attempt_at <= {now}{exclude_sql} \
+               AND (NOT c.ordered OR c.key IS NULL OR NOT EXISTS ({blocker})) \
+               ORDER BY c.next_attempt_at LIMIT {scan_p}{lock} \
              ) candidates \
            ) ranked \
            WHERE rn <= {room_sql} \
@@ -170,7 +185,7 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
         "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.webhook_id, \
            d.event_type, e.body, e.created_at AS event_created_at, w.url, w.secret, \
            w.previous_secret, w.previous_secret_expires_at, w.timeout_secs, w.retry_attempts, \
-           d.manual \
+           d.manual, d.replay, d.key, d.sequence \
          FROM deliveries d \
          JOIN events e ON e.id = d.event_id \
          JOIN webhooks w ON w.id = d.webhook_id \

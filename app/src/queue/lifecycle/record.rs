@@ -96,6 +96,8 @@ pub async fn record_attempts(
     // (webhook, hour) -> (succeeded, failed); webhook -> final outcomes in this batch, in order.
     let mut counts: BTreeMap<(WebhookId, i64), (i32, i32)> = BTreeMap::new();
     let mut finals: BTreeMap<WebhookId, Vec<bool>> = BTreeMap::new();
+    // webhook -> its last failure's error in this batch, and whether any answer was 410 Gone.
+    let mut signals: BTreeMap<WebhookId, Signals> = BTreeMap::new();
     let mut to_insert = Vec::with_capacity(outcomes.len());
     for o in outcomes {
         let r = if held_ids.contains(&o.lease.delivery_id()) {
@@ -108,6 +110,14 @@ pub async fn record_attempts(
         recorded.push(r);
         if r != Recorded::Gone {
             to_insert.push(o);
+        }
+        if r == Recorded::Held && o.next != Next::Succeeded {
+            let sig = signals.entry(o.webhook_id).or_default();
+            sig.last_error = o
+                .error_message
+                .clone()
+                .or_else(|| o.response_status.map(|s| format!("HTTP {s}")));
+            sig.gone |= o.response_status == Some(410);
         }
         let ok = match o.next {
             Next::Succeeded => true,
@@ -146,7 +156,7 @@ pub async fn record_attempts(
         .await?;
     }
     count_finished(&txn, &counts).await?;
-    update_health(&txn, &finals, now, rule).await?;
+    update_health(&txn, &finals, &signals, now, rule).await?;
     txn.commit().await?;
     Ok(recorded)
 }
@@ -185,7 +195,8 @@ async fn existing(
 }
 
 /// Moves every delivery of the batch on with one statement (`UPDATE … FROM (VALUES …)`), but
-/// only where the claim token still matches; returns the deliveries that were updated.
+/// only where the claim token still matches; returns the deliveries that were updated. A
+/// delivery cancelled while in flight stays cancelled (no retry) unless the attempt succeeded.
 async fn advance(
     txn: &DatabaseTransaction,
     outcomes: &[AttemptOutcome],
@@ -265,12 +276,18 @@ async fn advance(
             String::new()
         };
         let sql = format!(
-            "UPDATE deliveries SET status = v.{status}, attempt_count = deliveries.attempt_count + 1, \
-               next_attempt_at = v.{next}{clock}, lease_token = NULL, last_status_code = v.{code}, \
-               last_error = v.{err}, last_duration_ms = v.{dur}, completed_at = v.{done}{clock}, manual = false \
+            "UPDATE deliveries SET \
+               status = CASE WHEN {kept} THEN 'cancelled' ELSE v.{status} END, \
+               attempt_count = deliveries.attempt_count + 1, \
+               next_attempt_at = CASE WHEN {kept} THEN NULL ELSE v.{next}{clock} END, \
+               lease_token = NULL, last_status_code = v.{code}, \
+               last_error = v.{err}, last_duration_ms = v.{dur}, \
+               completed_at = CASE WHEN {kept} THEN deliveries.completed_at ELSE v.{done}{clock} END, \
+               manual = false, replay = false \
              FROM (VALUES {rows}) AS {alias} \
              WHERE deliveries.id = v.{id} AND deliveries.lease_token = v.{token} \
              RETURNING deliveries.id",
+            kept = format_args!("deliveries.status = 'cancelled' AND v.{} <> 'succeeded'", c[2]),
             status = c[2], next = c[3], code = c[4], err = c[5], dur = c[6], done = c[7], id = c[0], token = c[1],
             rows = rows.join(", "),
         );
@@ -323,14 +340,28 @@ async fn count_finished(
     Ok(())
 }
 
-/// A success clears a webhook's failure streak; failures extend it, and a streak longer than
-/// the rule allows switches the webhook off (it then gets no new deliveries).
+/// What a batch's failed attempts of one webhook say, for its alerts.
+#[derive(Default)]
+struct Signals {
+    /// The last failure's error (its message, or its status).
+    last_error: Option<String>,
+    /// The receiver answered 410 Gone: it asks for no more deliveries.
+    gone: bool,
+}
+
+/// A success clears a webhook's failure streak (and ends its alert incidents); failures extend
+/// it, a streak past half the rule opens a warning incident, and a streak longer than the rule
+/// allows — or a 410 answer — switches the webhook off (it then gets no new deliveries) and
+/// opens a `disabled` incident (`crate::alerts::incidents`).
 async fn update_health(
     txn: &DatabaseTransaction,
     finals: &BTreeMap<WebhookId, Vec<bool>>,
+    signals: &BTreeMap<WebhookId, Signals>,
     now: i64,
     rule: Option<AutoDisable>,
 ) -> Result<(), DbErr> {
+    use crate::alerts::incidents;
+    use crate::entities::alert_incident::IncidentKind;
     // Only the failures after a webhook's last success in this batch extend its streak.
     let mut cleared = Vec::new();
     let mut failing = Vec::new();
@@ -344,13 +375,13 @@ async fn update_health(
         }
     }
     if !cleared.is_empty() {
-        webhook::Entity::update_many()
+        let ended = webhook::Entity::update_many()
             .col_expr(
                 webhook::Column::FailingSince,
                 Expr::value(Option::<i64>::None),
             )
             .col_expr(webhook::Column::ConsecutiveFailures, Expr::value(0))
-            .filter(webhook::Column::Id.is_in(cleared))
+            .filter(webhook::Column::Id.is_in(cleared.iter().copied()))
             .filter(
                 webhook::Column::FailingSince
                     .is_not_null()
@@ -358,8 +389,43 @@ async fn update_health(
             )
             .exec(txn)
             .await?;
+        // Only a webhook that had a streak can have an open incident.
+        if ended.rows_affected > 0 {
+            incidents::resolve(txn, &cleared, now).await?;
+        }
+    }
+    for (&webhook_id, sig) in signals {
+        if !sig.gone {
+            continue;
+        }
+        let paused = webhook::Entity::update_many()
+            .col_expr(webhook::Column::Active, Expr::value(false))
+            .col_expr(webhook::Column::DisabledAt, Expr::value(now))
+            .col_expr(
+                webhook::Column::DisabledReason,
+                Expr::value(GONE_REASON.to_string()),
+            )
+            .filter(webhook::Column::Id.eq(webhook_id))
+            .filter(webhook::Column::Active.eq(true))
+            .filter(webhook::Column::Alerts.eq(false))
+            .exec(txn)
+            .await?;
+        if paused.rows_affected > 0 {
+            incidents::open(
+                txn,
+                webhook_id,
+                IncidentKind::Disabled,
+                GONE_REASON,
+                sig.last_error.as_deref(),
+                now,
+            )
+            .await?;
+        }
     }
     for (webhook_id, trailing_failures) in failing {
+        let last_error = signals
+            .get(&webhook_id)
+            .and_then(|s| s.last_error.as_deref());
         webhook::Entity::update_many()
             .col_expr(
                 webhook::Column::ConsecutiveFailures,
@@ -377,23 +443,72 @@ async fn update_health(
             .exec(txn)
             .await?;
         let Some(rule) = rule else { continue };
+        // (SeaORM has no RETURNING for SQLite's updates: the streak is read back.)
+        let Some(w) = webhook::Entity::find_by_id(webhook_id).one(txn).await? else {
+            continue;
+        };
+        if !w.active || w.alerts {
+            continue;
+        }
+        let failing_since = w.failing_since.unwrap_or(now);
         let days = rule.after_ms as f64 / 86_400_000.0;
-        webhook::Entity::update_many()
-            .col_expr(webhook::Column::Active, Expr::value(false))
-            .col_expr(webhook::Column::DisabledAt, Expr::value(now))
-            .col_expr(
-                webhook::Column::DisabledReason,
-                Expr::value(format!(
-                    "Every delivery failed for {days:.1} days (at least {} failures), so it was paused automatically.",
-                    rule.min_failures
-                )),
+        if failing_since <= now - rule.after_ms && w.consecutive_failures >= rule.min_failures {
+            let reason = format!(
+                "Every delivery failed for {days:.1} days (at least {} failures), so it was paused automatically.",
+                rule.min_failures
+            );
+            webhook::Entity::update_many()
+                .col_expr(webhook::Column::Active, Expr::value(false))
+                .col_expr(webhook::Column::DisabledAt, Expr::value(now))
+                .col_expr(webhook::Column::DisabledReason, Expr::value(reason.clone()))
+                .filter(webhook::Column::Id.eq(webhook_id))
+                .filter(webhook::Column::Active.eq(true))
+                .exec(txn)
+                .await?;
+            incidents::open(
+                txn,
+                webhook_id,
+                IncidentKind::Disabled,
+                &reason,
+                last_error,
+                now,
             )
-            .filter(webhook::Column::Id.eq(webhook_id))
-            .filter(webhook::Column::Active.eq(true))
-            .filter(webhook::Column::FailingSince.lte(now - rule.after_ms))
-            .filter(webhook::Column::ConsecutiveFailures.gte(rule.min_failures))
-            .exec(txn)
             .await?;
+        } else if failing_since <= now - rule.after_ms / 2
+            && w.consecutive_failures >= (rule.min_failures + 1) / 2
+        {
+            let reason = format!(
+                "Every delivery has failed for {} ({} failures in a row): half-way to being paused automatically after {} and {} failures.",
+                span_text(now - failing_since),
+                w.consecutive_failures,
+                span_text(rule.after_ms),
+                rule.min_failures
+            );
+            incidents::open(
+                txn,
+                webhook_id,
+                IncidentKind::Failing,
+                &reason,
+                last_error,
+                now,
+            )
+            .await?;
+        }
     }
     Ok(())
+}
+
+/// Why a webhook whose receiver answered 410 was paused.
+pub const GONE_REASON: &str =
+    "The receiver answered 410 Gone (it asks for no more deliveries), so it was paused automatically.";
+
+/// A duration for people: `45 s`, `12 min`, `3.5 h`, `2.0 days`.
+fn span_text(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{:.1} h", s as f64 / 3600.0),
+        _ => format!("{:.1} days", s as f64 / 86_400.0),
+    }
 }

@@ -110,7 +110,9 @@ pub(super) fn replay_of(
         data: Value,
     }
     let same = serde_json::from_str::<Stored>(&earlier.body)
-        .is_ok_and(|s| s.event == req.event_type.as_str() && s.data == req.data);
+        .is_ok_and(|s| s.event == req.event_type.as_str() && s.data == req.data)
+        && earlier.deliver_at == req.deliver_at
+        && earlier.key.as_deref() == req.effective_key().as_ref().map(|k| k.as_str());
     if !same {
         return Err(PublishError::IdempotencyKeyReused);
     }

@@ -1,9 +1,12 @@
 //! Publishing: an event row and one delivery per target, in one transaction per batch (group
 //! commit through the [`Publisher`]'s writer task). A batch goes validate → settle idempotency
-//! keys → resolve targets → build rows → insert; each step is its own module.
+//! keys → resolve targets → build rows → number them per webhook and key → insert → cancel
+//! what its cancelling events cancel; each step is its own module.
 
+mod cancels;
 mod idempotency;
 mod rows;
+mod sequence;
 mod targets;
 mod validate;
 
@@ -12,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Wakeup, WriteGate};
-use crate::domain::{AccountId, DeliveryId, EventId, EventType, WebhookId};
+use crate::domain::{AccountId, DeliveryId, EventId, EventKey, EventType, WebhookId};
 
 /// A repeated `Idempotency-Key` within this window returns the first answer.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -40,6 +43,41 @@ pub struct PublishRequest {
     pub data: Value,
     pub idempotency_key: Option<String>,
     pub targets: Targets,
+    /// When its deliveries are due (ms since the epoch, checked by
+    /// [`crate::domain::parse_deliver_at`]); `None` or a time already past: at once.
+    pub deliver_at: Option<i64>,
+    /// The entity the event is about; `None`: `data.id` when it makes a key.
+    pub key: Option<EventKey>,
+    /// An `event.cancelled`, `booking.cancelled` or `event.rescheduled` cancels its key's
+    /// scheduled reminders and follow-ups (see [`crate::queue::lifecycle::CANCELLED_BY`]).
+    pub cancel_scheduled: bool,
+}
+
+impl PublishRequest {
+    /// An event published now for the account's subscribed webhooks (or `targets`), with no
+    /// schedule, the default key, and the default cancelling.
+    pub fn now(
+        account_id: AccountId,
+        event_type: EventType,
+        data: Value,
+        targets: Targets,
+    ) -> Self {
+        PublishRequest {
+            account_id,
+            event_type,
+            data,
+            idempotency_key: None,
+            targets,
+            deliver_at: None,
+            key: None,
+            cancel_scheduled: true,
+        }
+    }
+
+    /// The key its deliveries carry: the one given, or `data.id`.
+    pub fn effective_key(&self) -> Option<EventKey> {
+        self.key.clone().or_else(|| EventKey::from_data(&self.data))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,7 +243,9 @@ async fn write_batch(
             None => answers[i] = Some(Err(PublishError::WebhookNotFound)),
         }
     }
+    sequence::assign(&txn, &mut rows).await?;
     rows.insert(&txn).await?;
+    cancels::apply(&txn, reqs, &rows, now).await?;
     txn.commit().await?;
     for (i, p) in rows.written {
         answers[i] = Some(Ok(p));

@@ -1,22 +1,33 @@
 //! Which webhooks each event of a batch goes to, read in one query inside the publishing
 //! transaction.
 
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use std::collections::HashMap;
 
 use super::{PublishRequest, Targets};
 use crate::domain::{AccountId, EventSet, WebhookId};
 use crate::entities::webhook;
 
+/// A webhook an event goes to, and whether it delivers in order per key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Target {
+    pub id: WebhookId,
+    pub ordered: bool,
+    /// The webhook is paused: the delivery is held until it is re-enabled (issue 15).
+    pub held: bool,
+}
+
 /// Per request to write (in `to_write`'s order): the webhooks it goes to, or `None` when it
 /// names one webhook that its account does not have. Subscribed targets are the account's
-/// active webhooks subscribed to the event's type; a named one (Send test event) is taken
-/// whatever its subscriptions or state, if it is the account's.
+/// webhooks subscribed to the event's type — the paused ones get a held delivery; a named one
+/// (Send test event) is taken whatever its subscriptions or state, if it is the account's.
 pub(super) async fn resolve(
     txn: &impl ConnectionTrait,
     reqs: &[PublishRequest],
     to_write: &[usize],
-) -> Result<Vec<Option<Vec<WebhookId>>>, DbErr> {
+) -> Result<Vec<Option<Vec<Target>>>, DbErr> {
     let mut accounts: Vec<AccountId> = Vec::new();
     let mut named: Vec<WebhookId> = Vec::new();
     for &i in to_write {
@@ -27,25 +38,31 @@ pub(super) async fn resolve(
     }
     accounts.sort_unstable();
     accounts.dedup();
-    let mut active: HashMap<AccountId, Vec<(WebhookId, EventSet)>> = HashMap::new();
-    let mut by_id: HashMap<WebhookId, AccountId> = HashMap::new();
+    let mut subscribed: HashMap<AccountId, Vec<(Target, EventSet)>> = HashMap::new();
+    let mut by_id: HashMap<WebhookId, (AccountId, bool)> = HashMap::new();
     if !accounts.is_empty() || !named.is_empty() {
         let cond = Condition::any()
-            .add(
-                Condition::all()
-                    .add(webhook::Column::AccountId.is_in(accounts.iter().copied()))
-                    .add(webhook::Column::Active.eq(true)),
-            )
+            .add(webhook::Column::AccountId.is_in(accounts.iter().copied()))
             .add(webhook::Column::Id.is_in(named.iter().copied()));
-        for w in webhook::Entity::find().filter(cond).all(txn).await? {
+        let mut find = webhook::Entity::find().filter(cond);
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            // A webhook switched on meanwhile waits for this batch, then releases or discards
+            // what the batch held for it (nothing stays held for an active webhook).
+            find = find.lock_shared();
+        }
+        for w in find.all(txn).await? {
             if named.contains(&w.id) {
-                by_id.insert(w.id, w.account_id);
+                by_id.insert(w.id, (w.account_id, w.ordered));
             }
-            if w.active && accounts.binary_search(&w.account_id).is_ok() {
-                active
-                    .entry(w.account_id)
-                    .or_default()
-                    .push((w.id, EventSet::from_stored(&w.events)));
+            if accounts.binary_search(&w.account_id).is_ok() {
+                subscribed.entry(w.account_id).or_default().push((
+                    Target {
+                        id: w.id,
+                        ordered: w.ordered,
+                        held: !w.active,
+                    },
+                    EventSet::from_stored(&w.events),
+                ));
             }
         }
     }
@@ -55,18 +72,25 @@ pub(super) async fn resolve(
             let req = &reqs[i];
             match req.targets {
                 Targets::Subscribed => Some(
-                    active
+                    subscribed
                         .get(&req.account_id)
                         .map(|hooks| {
                             hooks
                                 .iter()
                                 .filter(|(_, set)| set.contains(req.event_type))
-                                .map(|(id, _)| *id)
+                                .map(|(t, _)| *t)
                                 .collect()
                         })
                         .unwrap_or_default(),
                 ),
-                Targets::Only(id) => (by_id.get(&id) == Some(&req.account_id)).then(|| vec![id]),
+                Targets::Only(id) => match by_id.get(&id) {
+                    Some(&(account, ordered)) if account == req.account_id => Some(vec![Target {
+                        id,
+                        ordered,
+                        held: false,
+                    }]),
+                    _ => None,
+                },
             }
         })
         .collect())

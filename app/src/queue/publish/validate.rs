@@ -33,7 +33,7 @@ pub(super) fn plan<'a>(reqs: &'a [PublishRequest], answers: &mut [Answer]) -> Pl
                 continue;
             }
             if let Some(&first) = first_use.get(&(req.account_id, key)) {
-                if reqs[first].event_type == req.event_type && reqs[first].data == req.data {
+                if same_event(&reqs[first], req) {
                     plan.repeats.push((i, first));
                 } else {
                     answers[i] = Some(Err(PublishError::IdempotencyKeyReused));
@@ -46,6 +46,15 @@ pub(super) fn plan<'a>(reqs: &'a [PublishRequest], answers: &mut [Answer]) -> Pl
         plan.to_write.push(i);
     }
     plan
+}
+
+/// Two requests with the same idempotency key are the same event: same type, data, schedule
+/// and key.
+fn same_event(a: &PublishRequest, b: &PublishRequest) -> bool {
+    a.event_type == b.event_type
+        && a.data == b.data
+        && a.deliver_at == b.deliver_at
+        && a.effective_key() == b.effective_key()
 }
 
 fn valid_key(key: &str) -> bool {
@@ -63,11 +72,13 @@ mod tests {
 
     fn req(account: i64, key: Option<&str>, data: serde_json::Value) -> PublishRequest {
         PublishRequest {
-            account_id: AccountId(account),
-            event_type: EventType::BookingCreated,
-            data,
             idempotency_key: key.map(str::to_string),
-            targets: Targets::Subscribed,
+            ..PublishRequest::now(
+                AccountId(account),
+                EventType::BookingCreated,
+                data,
+                Targets::Subscribed,
+            )
         }
     }
 

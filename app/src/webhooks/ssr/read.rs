@@ -35,10 +35,15 @@ pub async fn detail(
     reveal: bool,
 ) -> Result<WebhookDetail, AppError> {
     let hourly = crate::deliveries::query::hourly(db, model.id).await?;
+    let scheduled = crate::deliveries::query::scheduled_count(db, model.id).await?;
     let secret = secret_of(secrets, &model)?;
     let now = now_ms();
+    let held_count = crate::queue::held_count(db, model.id).await?;
     Ok(WebhookDetail {
         hourly,
+        scheduled,
+        ordered: model.ordered,
+        held_count,
         disabled_at: model.disabled_at,
         disabled_reason: model.disabled_reason.clone(),
         events: events_of(&model),
@@ -78,6 +83,7 @@ pub async fn list(
     let hooks = all_owned(db, account_id).await?;
     let ids: Vec<WebhookId> = hooks.iter().map(|w| w.id).collect();
     let totals = crate::deliveries::query::totals_24h(db, &ids).await?;
+    let held = crate::queue::held_counts(db, &ids).await?;
     let mut out = Vec::with_capacity(hooks.len());
     for model in hooks {
         let (succeeded_24h, finished_24h) = totals.get(&model.id).copied().unwrap_or_default();
@@ -86,6 +92,7 @@ pub async fn list(
             last_delivery: crate::deliveries::query::latest(db, model.id).await?,
             succeeded_24h,
             finished_24h,
+            held_count: held.get(&model.id).copied().unwrap_or_default(),
             disabled_reason: model.disabled_reason.clone().filter(|_| !model.active),
             id: model.id,
             name: model.name,

@@ -20,13 +20,12 @@ pub async fn send_test(
     let data = queue::sample_booking(now_ms());
     let published = state
         .publisher
-        .publish(PublishRequest {
+        .publish(PublishRequest::now(
             account_id,
-            event_type: EventType::WebhookTest,
+            EventType::WebhookTest,
             data,
-            idempotency_key: None,
-            targets: Targets::Only(model.id),
-        })
+            Targets::Only(model.id),
+        ))
         .await
         .map_err(|e| match e {
             PublishError::WebhookNotFound => AppError::NotFound,

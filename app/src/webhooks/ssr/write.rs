@@ -1,13 +1,14 @@
 //! Changing webhooks: create, update, enable, delete, rotate the secret.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::domain::{AccountId, SigningSecret, WebhookDraft, WebhookId};
 use crate::entities::{delivery, now_ms, webhook};
 use crate::error::AppError;
+use crate::queue::{HeldChoice, Wakeup};
 use crate::secrets::SecretBox;
 
 /// How many webhooks one account may have.
@@ -47,18 +48,33 @@ pub async fn create(
         disabled_reason: Set(None),
         failing_since: Set(None),
         consecutive_failures: Set(0),
+        ordered: Set(draft.ordered),
+        alerts: Set(false),
     }
     .insert(db)
     .await?;
     Ok(model)
 }
 
+/// Saves a webhook's settings; switching order per key applies to its pending deliveries too,
+/// in the same transaction. Switching a paused webhook that holds deliveries back on needs the
+/// owner's choice for them (`held`); without it nothing changes and the error names
+/// `choice_field` (the API's `held`, the form's `active`).
 pub async fn update(
     db: &DatabaseConnection,
+    wakeup: &Wakeup,
     model: webhook::Model,
     draft: &WebhookDraft,
+    held: Option<HeldChoice>,
+    choice_field: &str,
 ) -> Result<webhook::Model, AppError> {
+    let switching_on = draft.active && !model.active;
+    let reorder = model.ordered != draft.ordered;
+    let webhook_id = model.id;
+    let txn = db.begin().await?;
+    crate::queue::sql::write_lock_first(&txn).await?;
     let mut active: webhook::ActiveModel = model.into();
+    active.ordered = Set(draft.ordered);
     active.name = Set(draft.name.clone());
     active.url = Set(draft.url.as_str().to_string());
     active.description = Set(draft.description.clone());
@@ -70,7 +86,51 @@ pub async fn update(
     if draft.active {
         clear_health(&mut active);
     }
-    Ok(active.update(db).await?)
+    let saved = active.update(&txn).await?;
+    if draft.active {
+        // Switched (back) on: its alert incidents end.
+        crate::alerts::incidents::resolve(&txn, &[webhook_id], now_ms()).await?;
+    }
+    if reorder {
+        crate::queue::set_ordered(&txn, webhook_id, draft.ordered).await?;
+    }
+    let sent = if switching_on {
+        settle(&txn, saved.id, held, choice_field).await?
+    } else {
+        0
+    };
+    txn.commit().await?;
+    if sent > 0 {
+        crate::queue::wake(wakeup);
+    }
+    Ok(saved)
+}
+
+/// Applies the choice for the held deliveries of a webhook being switched on (inside its
+/// transaction, after the switch: a publish waits for it, so nothing is left held). Returns
+/// how many were sent.
+async fn settle(
+    txn: &DatabaseTransaction,
+    webhook_id: WebhookId,
+    held: Option<HeldChoice>,
+    choice_field: &str,
+) -> Result<u64, AppError> {
+    let n = crate::queue::held_count(txn, webhook_id).await?;
+    match held {
+        _ if n == 0 => Ok(0),
+        None => Err(AppError::field(
+            choice_field,
+            format!(
+                "{n} held event{} wait for this webhook: choose whether to send them or discard them.",
+                if n == 1 { "" } else { "s" }
+            ),
+        )),
+        Some(choice) => {
+            let now = crate::queue::clock::now(txn).await?;
+            let done = crate::queue::settle_held(txn, webhook_id, choice, now).await?;
+            Ok(if choice == HeldChoice::Send { done } else { 0 })
+        }
+    }
 }
 
 fn clear_health(active: &mut webhook::ActiveModel) {
@@ -80,16 +140,28 @@ fn clear_health(active: &mut webhook::ActiveModel) {
     active.consecutive_failures = Set(0);
 }
 
-/// Switches a webhook (back) on and forgets its failure streak.
+/// Switches a webhook (back) on and forgets its failure streak; its held deliveries are sent
+/// or discarded as `held` says (needed when there are any: the error names `held`).
 pub async fn enable(
     db: &DatabaseConnection,
+    wakeup: &Wakeup,
     model: webhook::Model,
+    held: Option<HeldChoice>,
 ) -> Result<webhook::Model, AppError> {
+    let txn = db.begin().await?;
+    crate::queue::sql::write_lock_first(&txn).await?;
     let mut active: webhook::ActiveModel = model.into();
     active.active = Set(true);
     active.updated_at = Set(now_ms());
     clear_health(&mut active);
-    Ok(active.update(db).await?)
+    let saved = active.update(&txn).await?;
+    crate::alerts::incidents::resolve(&txn, &[saved.id], now_ms()).await?;
+    let sent = settle(&txn, saved.id, held, "held").await?;
+    txn.commit().await?;
+    if sent > 0 {
+        crate::queue::wake(wakeup);
+    }
+    Ok(saved)
 }
 
 /// Deletes a webhook with its deliveries and attempts: the deliveries first, then the webhook,

@@ -124,6 +124,7 @@ pub async fn redeliver(
         Resend::Redelivering => "redelivering",
         Resend::RetryingNow => "retrying_now",
         Resend::InFlight => "in_flight",
+        Resend::Held => "held",
     };
     Ok((
         StatusCode::ACCEPTED,

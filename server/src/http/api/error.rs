@@ -32,6 +32,17 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// A 422 `validation_failed` naming the one field at fault.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut fields = serde_json::Map::new();
+        fields.insert(field.to_string(), message.clone().into());
+        ApiError {
+            fields: Some(fields),
+            ..Self::unprocessable("validation_failed", message)
+        }
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -1,11 +1,12 @@
-//! `POST /api/v1/events`: the scheduling app publishes an event; it is fanned out to the
-//! account's subscribed webhooks and answered `202` once stored.
+//! `POST /api/v1/events`: the scheduling app publishes an event (now, or scheduled with
+//! `deliver_at`); it is fanned out to the account's subscribed webhooks and answered `202` once
+//! stored. `DELETE /api/v1/events/{id}` cancels what of it has not been delivered.
 
-use app::domain::EventType;
+use app::domain::{EventKey, EventType};
 use app::queue::{PublishError, PublishRequest, Targets};
 use app::state::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,11 +23,11 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
     params(("Idempotency-Key" = Option<String>, Header,
         description = "A repeat within 24 hours returns the first answer and creates nothing")),
     responses(
-        (status = 202, description = "Stored and queued for every active subscribed webhook", body = super::types::Published),
+        (status = 202, description = "Stored and queued for every active subscribed webhook (due at `deliver_at` when given)", body = super::types::Published),
         (status = 400, description = "Malformed JSON", body = super::types::ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = super::types::ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = super::types::ErrorBody),
-        (status = 422, description = "Unknown event type, `data` not an object, or an Idempotency-Key reused for another event", body = super::types::ErrorBody),
+        (status = 422, description = "Unknown event type, `data` not an object, a bad `deliver_at`, `key` or `cancel_scheduled` (code `validation_failed`, naming the field), or an Idempotency-Key reused for another event", body = super::types::ErrorBody),
         (status = 503, description = "Storage unavailable (full disk, database unreachable); nothing was stored — retry after `Retry-After` seconds", body = super::types::ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "publish_event", account_id = %account.account_id))]
 pub async fn publish_event(
@@ -80,6 +81,43 @@ pub async fn publish_event(
             ))
         }
     };
+    let now = app::queue::clock::now(&state.db)
+        .await
+        .unwrap_or_else(|_| app::entities::now_ms());
+    let deliver_at =
+        match obj.get("deliver_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(
+                app::domain::parse_deliver_at(s, now)
+                    .map_err(|m| ApiError::invalid_field("deliver_at", m))?,
+            ),
+            Some(_) => return Err(ApiError::invalid_field(
+                "deliver_at",
+                "`deliver_at` must be an RFC 3339 time as a string, e.g. \"2025-01-20T13:45:00Z\".",
+            )),
+        };
+    let key = match obj.get("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            Some(EventKey::parse(s).map_err(|m| ApiError::invalid_field("key", m))?)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "key",
+                "`key` must be a string, e.g. \"booking-123\".",
+            ))
+        }
+    };
+    let cancel_scheduled = match obj.get("cancel_scheduled") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "cancel_scheduled",
+                "`cancel_scheduled` must be true or false.",
+            ))
+        }
+    };
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(v.to_str().map(str::to_string).map_err(|_| {
@@ -94,11 +132,11 @@ pub async fn publish_event(
     let published = state
         .publisher
         .publish(PublishRequest {
-            account_id: account.account_id,
-            event_type,
-            data,
             idempotency_key,
-            targets: Targets::Subscribed,
+            deliver_at,
+            key,
+            cancel_scheduled,
+            ..PublishRequest::now(account.account_id, event_type, data, Targets::Subscribed)
         })
         .await
         .map_err(|e| match e {
@@ -133,4 +171,30 @@ pub async fn publish_event(
         );
     }
     Ok(res)
+}
+
+#[utoipa::path(delete, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Event id (from the publish answer)")),
+    responses(
+        (status = 200, description = "Its undelivered deliveries are cancelled (a request already in flight still ends; a 2xx then counts as delivered)", body = super::types::CancelledEvent),
+        (status = 401, description = "Missing or invalid API key", body = super::types::ErrorBody),
+        (status = 404, description = "No such event in this account", body = super::types::ErrorBody),
+        (status = 503, description = "Storage unavailable; nothing was changed", body = super::types::ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "cancel_event", account_id = %account.account_id))]
+pub async fn cancel_event(
+    State(state): State<AppState>,
+    account: ApiAccount,
+    Path(id): Path<String>,
+) -> Result<Json<super::types::CancelledEvent>, ApiError> {
+    let event_id: app::domain::EventId = id.parse().map_err(|_| ApiError::not_found())?;
+    let now = app::queue::clock::now(&state.db).await?;
+    let cancelled = {
+        let _turn = state.gate.enter().await;
+        app::queue::cancel_event(&state.db, account.account_id, event_id, now).await?
+    }
+    .ok_or_else(ApiError::not_found)?;
+    Ok(Json(super::types::CancelledEvent {
+        id: event_id.to_string(),
+        cancelled,
+    }))
 }

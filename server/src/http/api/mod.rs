@@ -23,6 +23,10 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/events", post(ingest::publish_event))
         .route(
+            "/api/v1/events/{id}",
+            axum::routing::delete(ingest::cancel_event),
+        )
+        .route(
             "/api/v1/webhooks",
             get(webhooks::list).post(webhooks::create),
         )
@@ -33,6 +37,7 @@ pub fn routes(state: AppState) -> Router {
                 .delete(webhooks::delete),
         )
         .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
+        .route("/api/v1/webhooks/{id}/replay", post(webhooks::replay))
         .route(
             "/api/v1/webhooks/{id}/rotate-secret",
             post(webhooks::rotate_secret),

@@ -14,6 +14,7 @@ use super::{deliveries, ingest, types, webhooks};
     ),
     paths(
         ingest::publish_event,
+        ingest::cancel_event,
         webhooks::list,
         webhooks::create,
         webhooks::get,
@@ -21,6 +22,7 @@ use super::{deliveries, ingest, types, webhooks};
         webhooks::delete,
         webhooks::test,
         webhooks::rotate_secret,
+        webhooks::replay,
         deliveries::list,
         deliveries::get,
         deliveries::redeliver,
@@ -28,6 +30,7 @@ use super::{deliveries, ingest, types, webhooks};
     components(schemas(
         types::PublishEvent,
         types::Published,
+        types::CancelledEvent,
         types::ErrorBody,
         types::ErrorDetail,
         types::Webhook,
@@ -41,6 +44,8 @@ use super::{deliveries, ingest, types, webhooks};
         types::Attempt,
         types::DeliveryWithAttempts,
         types::Redelivery,
+        types::ReplayRequest,
+        types::ReplayResult,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -21,6 +21,26 @@ pub struct PublishEvent {
     /// The event's data, sent to receivers as it is.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// RFC 3339: deliver at this time (at most 366 days ahead; a past time means now). The
+    /// body's `timestamp` is then this time.
+    #[schema(example = "2025-01-20T13:45:00Z")]
+    pub deliver_at: Option<String>,
+    /// The entity the event is about (1–200 printable ASCII characters; default `data.id` as
+    /// text). Sent as `X-Webhook-Key`, with `X-Webhook-Sequence` numbering the deliveries per
+    /// webhook and key; ordered webhooks send one key's deliveries one at a time.
+    #[schema(example = "booking-123")]
+    pub key: Option<String>,
+    /// Default true: an `event.cancelled`, `booking.cancelled` or `event.rescheduled` cancels the
+    /// still-undelivered scheduled `event.reminder` and `event.follow_up` events of its key.
+    pub cancel_scheduled: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CancelledEvent {
+    /// The event's id.
+    pub id: String,
+    /// How many of its deliveries were cancelled now (0 when all had ended).
+    pub cancelled: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,6 +76,8 @@ pub struct Webhook {
     pub timeout_secs: i32,
     pub retry_attempts: i32,
     pub description: String,
+    /// Deliveries with the same key are sent one at a time, in publish order.
+    pub ordered: bool,
     /// RFC 3339.
     pub created_at: String,
     /// Why the webhook was paused automatically, while it is.
@@ -64,12 +86,20 @@ pub struct Webhook {
     /// The signing secret: returned on create and on rotate only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Deliveries held while the webhook is paused; switching it on with `active: true` needs
+    /// `held: "send" | "discard"` when this is not 0.
+    pub held_count: i64,
 }
 
 impl Webhook {
     /// `secret`: the decrypted signing secret, on create and rotate only.
-    pub fn from_model(m: app::entities::webhook::Model, secret: Option<String>) -> Webhook {
+    pub fn from_model(
+        m: app::entities::webhook::Model,
+        secret: Option<String>,
+        held_count: i64,
+    ) -> Webhook {
         Webhook {
+            held_count,
             events: app::webhooks::ssr::event_names(&m),
             secret,
             disabled_reason: m.disabled_reason.clone().filter(|_| !m.active),
@@ -80,6 +110,7 @@ impl Webhook {
             timeout_secs: m.timeout_secs,
             retry_attempts: m.retry_attempts,
             description: m.description,
+            ordered: m.ordered,
             created_at: rfc3339(m.created_at),
         }
     }
@@ -105,6 +136,8 @@ pub struct CreateWebhook {
     /// 0–10, default 3.
     pub retry_attempts: Option<i64>,
     pub description: Option<String>,
+    /// Send deliveries with the same key one at a time, in publish order (default false).
+    pub ordered: Option<bool>,
 }
 
 /// Changes to a webhook: only the fields given change.
@@ -118,6 +151,39 @@ pub struct UpdateWebhook {
     pub timeout_secs: Option<i64>,
     pub retry_attempts: Option<i64>,
     pub description: Option<String>,
+    pub ordered: Option<bool>,
+    /// With `active: true` on a paused webhook that holds deliveries (`held_count` > 0),
+    /// required: `send` (they are sent, in publish order) or `discard` (they are deleted).
+    /// Missing then: `422 validation_failed` naming `held`, and nothing changes.
+    #[schema(example = "send")]
+    pub held: Option<String>,
+}
+
+/// A bulk replay of a webhook's deliveries. Every field is optional.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// `failed` (default) or `succeeded`: only deliveries in this state now are replayed.
+    pub status: Option<String>,
+    /// Only this event type.
+    pub event: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Created at or before this time (RFC 3339).
+    pub until: Option<String>,
+    /// Count only; queue nothing.
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplayResult {
+    /// Deliveries matching the filter now.
+    pub matched: u64,
+    /// Queued again by this call (0 on a dry run): at most `cap`, oldest first; call again
+    /// for the rest.
+    pub queued: u64,
+    /// The most one call queues (10 000).
+    pub cap: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -141,8 +207,15 @@ pub struct Delivery {
     pub id: String,
     pub webhook_id: i64,
     pub event_type: String,
-    /// `pending`, `succeeded` or `failed`.
+    /// `scheduled` (waiting for its `deliver_at`), `pending`, `succeeded`, `failed`,
+    /// `cancelled` or `held` (kept while the webhook is paused).
     pub status: String,
+    /// A scheduled delivery's time (RFC 3339).
+    pub deliver_at: Option<String>,
+    /// The event's key (`X-Webhook-Key`) and this delivery's number among the webhook's
+    /// deliveries with that key (`X-Webhook-Sequence`).
+    pub key: Option<String>,
+    pub sequence: Option<i64>,
     pub attempts: i32,
     pub last_status_code: Option<i32>,
     pub last_duration_ms: Option<i32>,
@@ -159,6 +232,9 @@ impl Delivery {
             webhook_id,
             event_type: r.event_type,
             status: r.status,
+            deliver_at: r.deliver_at.map(rfc3339),
+            key: r.key,
+            sequence: r.sequence,
             attempts: r.attempts,
             last_status_code: r.last_status_code,
             last_duration_ms: r.last_duration_ms,
@@ -180,7 +256,7 @@ pub struct DeliveryList {
 #[derive(Serialize, ToSchema)]
 pub struct Attempt {
     pub number: i32,
-    /// `auto` or `manual`.
+    /// `auto`, `manual` (Redeliver) or `replay` (a bulk replay).
     pub trigger: String,
     pub started_at: String,
     pub duration_ms: i32,
@@ -208,14 +284,15 @@ pub struct DeliveryWithAttempts {
 #[derive(Serialize, ToSchema)]
 pub struct Redelivery {
     /// `redelivering` (a manual attempt of a finished delivery), `retrying_now` (a pending
-    /// delivery's next try brought forward) or `in_flight` (being sent already).
+    /// delivery's next try brought forward), `in_flight` (being sent already) or `held` (kept
+    /// while its webhook is paused: nothing done).
     pub status: String,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
-    /// `pending`, `succeeded` or `failed`.
+    /// `scheduled`, `pending`, `succeeded`, `failed`, `cancelled` or `held`.
     pub status: Option<String>,
     /// An event type.
     pub event: Option<String>,

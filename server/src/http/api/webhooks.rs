@@ -12,7 +12,8 @@ use super::auth::ApiAccount;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::types::{
-    CreateWebhook, ErrorBody, Secret, TestResult, UpdateWebhook, Webhook, WebhookList,
+    CreateWebhook, ErrorBody, ReplayRequest, ReplayResult, Secret, TestResult, UpdateWebhook,
+    Webhook, WebhookList,
 };
 
 /// An id from the path; anything that is not one of the account's webhooks is a 404.
@@ -34,6 +35,7 @@ fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
         timeout_secs: m.timeout_secs.to_string(),
         retry_attempts: m.retry_attempts.to_string(),
         description: m.description.clone(),
+        ordered: m.ordered,
     }
 }
 
@@ -48,10 +50,15 @@ pub async fn list(
     State(state): State<AppState>,
     account: ApiAccount,
 ) -> Result<Json<WebhookList>, ApiError> {
-    let data = hooks::all_owned(&state.db, account.account_id)
-        .await?
+    let all = hooks::all_owned(&state.db, account.account_id).await?;
+    let ids: Vec<_> = all.iter().map(|m| m.id).collect();
+    let held = app::queue::held_counts(&state.db, &ids).await?;
+    let data = all
         .into_iter()
-        .map(|m| Webhook::from_model(m, None))
+        .map(|m| {
+            let n = held.get(&m.id).copied().unwrap_or_default();
+            Webhook::from_model(m, None, n)
+        })
         .collect();
     Ok(Json(WebhookList { data }))
 }
@@ -78,13 +85,14 @@ pub async fn create(
             .map(|n| n.to_string())
             .unwrap_or_default(),
         description: body.description.unwrap_or_default(),
+        ordered: body.ordered.unwrap_or(false),
     };
     let draft = parse(&input, &state).await?;
     let model = hooks::create(&state.db, &state.secrets, account.account_id, &draft).await?;
     let secret = hooks::secret_of(&state.secrets, &model)?;
     Ok((
         StatusCode::CREATED,
-        Json(Webhook::from_model(model, Some(secret))),
+        Json(Webhook::from_model(model, Some(secret), 0)),
     ))
 }
 
@@ -97,10 +105,9 @@ pub async fn get(
     account: ApiAccount,
     Path(id): Path<String>,
 ) -> Result<Json<Webhook>, ApiError> {
-    Ok(Json(Webhook::from_model(
-        owned(&state, account, &id).await?,
-        None,
-    )))
+    let model = owned(&state, account, &id).await?;
+    let held = app::queue::held_count(&state.db, model.id).await?;
+    Ok(Json(Webhook::from_model(model, None, held)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
@@ -138,13 +145,66 @@ pub async fn update(
     if let Some(v) = body.description {
         input.description = v;
     }
+    if let Some(v) = body.ordered {
+        input.ordered = v;
+    }
+    let held =
+        match body.held.as_deref() {
+            None => None,
+            Some(s) => Some(app::queue::HeldChoice::parse(s).ok_or_else(|| {
+                app::error::AppError::field("held", "must be `send` or `discard`")
+            })?),
+        };
     let draft = parse(&input, &state).await?;
     let reenabled = body.active == Some(true);
-    let mut model = hooks::update(&state.db, model, &draft).await?;
+    let mut model = hooks::update(&state.db, &state.wakeup, model, &draft, held, "held").await?;
     if reenabled && model.disabled_at.is_some() {
-        model = hooks::enable(&state.db, model).await?;
+        model = hooks::enable(&state.db, &state.wakeup, model, held).await?;
     }
-    Ok(Json(Webhook::from_model(model, None)))
+    let held = app::queue::held_count(&state.db, model.id).await?;
+    Ok(Json(Webhook::from_model(model, None, held)))
+}
+
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Webhook id")),
+    request_body = ReplayRequest,
+    responses((status = 200, description = "How many deliveries match now, and how many were queued again (each keeps its id and gets one attempt with trigger `replay`; at most `cap` per call, oldest first)", body = ReplayResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(name = "api", skip_all, fields(handler = "replay", account_id = %account.account_id))]
+pub async fn replay(
+    State(state): State<AppState>,
+    account: ApiAccount,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<serde_json::Value>,
+) -> Result<Json<ReplayResult>, ApiError> {
+    // Another account's id is a 404 whatever the body says.
+    let model = owned(&state, account, &id).await?;
+    let body: ReplayRequest = super::json::parse(raw.to_string().as_bytes())?;
+    let filter = replay_filter(&body)?;
+    let done = app::queue::replay(
+        &state.db,
+        &state.wakeup,
+        model.id,
+        &filter,
+        body.dry_run.unwrap_or(false),
+    )
+    .await?;
+    Ok(Json(ReplayResult {
+        matched: done.matched,
+        queued: done.queued,
+        cap: app::queue::REPLAY_CAP,
+    }))
+}
+
+/// The replay's filter from the request, each mistake named by its field.
+fn replay_filter(body: &ReplayRequest) -> Result<app::queue::ReplayFilter, ApiError> {
+    Ok(app::queue::ReplayFilter::parse(
+        body.status.as_deref(),
+        body.event.as_deref(),
+        body.since.as_deref(),
+        body.until.as_deref(),
+    )?)
 }
 
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),

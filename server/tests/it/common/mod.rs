@@ -4,6 +4,7 @@
 pub mod api;
 pub mod process;
 pub mod receiver;
+pub mod smtp;
 
 use base64::Engine;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -24,6 +25,8 @@ pub struct TestApp {
     pub running: Running,
     /// Driven by hand: tests call `run_once` instead of sleeping.
     pub dispatcher: Dispatcher,
+    /// The alert loop, driven by hand too (`run_once`).
+    pub alerts: server::alerts::Alerts,
     pub backend: Backend,
     /// The database's URL (a fresh database per test).
     pub url: String,
@@ -108,11 +111,17 @@ pub async fn spawn_app_on(
         running.health.clone(),
         server::dispatcher_config(&args, running.secrets.clone()),
     );
+    let alerts = server::alerts::Alerts::new(
+        db.clone(),
+        running.wakeup.clone(),
+        server::alerts::AlertsConfig::from_args(&args).expect("alert settings"),
+    );
     Some(TestApp {
         base: format!("http://{}", running.addr),
         db,
         running,
         dispatcher,
+        alerts,
         backend,
         url,
         _dir: dir,

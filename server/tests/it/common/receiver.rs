@@ -51,7 +51,9 @@ impl Receiver {
     }
 }
 
-/// Paths: `ok`, `status/{code}`, `fail/{n}` (500 n times, then 200), `slow/{ms}`, `redirect`,
+/// Paths: `ok`, `status/{code}`, `fail/{n}` (500 n times, then 200), `fail-key/{key}/{n}` (500
+/// to the first n requests whose `X-Webhook-Key` is `key`, 200 to the rest), `flaky` (500 to
+/// the first request of each delivery id, 200 to its next), `slow/{ms}`, `redirect`,
 /// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer), `many-headers` (90
 /// headers of 4 KB), `html` (a script tag).
 async fn handle(
@@ -79,6 +81,19 @@ async fn handle(
         *n += 1;
         *n
     };
+    let count_of = |name: String| {
+        let mut c = r.counters.lock().unwrap();
+        let n = c.entry(name).or_default();
+        *n += 1;
+        *n
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
         ["ok"] => (StatusCode::OK, "thanks").into_response(),
@@ -89,6 +104,21 @@ async fn handle(
             (StatusCode::INTERNAL_SERVER_ERROR, "not yet").into_response()
         }
         ["fail", _] => (StatusCode::OK, "finally").into_response(),
+        ["fail-key", key, n] if header("x-webhook-key") == *key => {
+            if count_of(format!("key:{key}")) <= n.parse::<u32>().unwrap() {
+                (StatusCode::INTERNAL_SERVER_ERROR, "not yet").into_response()
+            } else {
+                (StatusCode::OK, "finally").into_response()
+            }
+        }
+        ["fail-key", _, _] => (StatusCode::OK, "thanks").into_response(),
+        ["flaky"] => {
+            if count_of(format!("id:{}", header("x-webhook-delivery-id"))) == 1 {
+                (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
+            } else {
+                (StatusCode::OK, "thanks").into_response()
+            }
+        }
         ["slow", ms] => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
             (StatusCode::OK, "late").into_response()
