@@ -12,6 +12,7 @@ pub mod components;
 pub mod deliveries;
 pub mod domain;
 pub mod error;
+pub mod event_types;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]
@@ -114,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/webhooks/:id/deliveries/:delivery_id") view=DeliveryDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/account") view=alerts::AccountSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/event-types") view=event_types::EventTypesPage/>
                 </Routes>
             </main>
         </Router>

@@ -152,38 +152,38 @@ pub async fn save(
             if w.url != url.as_str() {
                 let mut active: webhook::ActiveModel = w.into();
                 active.url = Set(url.as_str().to_string());
+                active.format = Set(alert_hook_format(&url).as_str().to_string());
                 active.updated_at = Set(now);
                 active.update(&txn).await?;
             }
         }
         (None, Some(url)) => {
-            webhook::ActiveModel {
-                id: Default::default(),
-                account_id: Set(account_id),
-                name: Set("Alerts".to_string()),
-                url: Set(url.as_str().to_string()),
-                description: Set("The account's alert webhook.".to_string()),
+            webhook::NewWebhook {
+                account_id,
+                name: "Alerts".to_string(),
+                url: url.as_str().to_string(),
+                description: "The account's alert webhook.".to_string(),
                 // Subscribed to nothing: only the alert loop queues deliveries for it.
-                events: Set(String::new()),
-                active: Set(true),
-                timeout_secs: Set(ALERT_HOOK_TIMEOUT_SECS),
-                retry_attempts: Set(ALERT_HOOK_RETRIES),
-                secret: Set(secrets.seal(SigningSecret::generate().expose())),
-                previous_secret: Set(None),
-                previous_secret_expires_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                disabled_at: Set(None),
-                disabled_reason: Set(None),
-                failing_since: Set(None),
-                consecutive_failures: Set(0),
-                ordered: Set(false),
-                alerts: Set(true),
+                events: String::new(),
+                active: true,
+                timeout_secs: ALERT_HOOK_TIMEOUT_SECS,
+                retry_attempts: ALERT_HOOK_RETRIES,
+                sealed_secret: secrets.seal(SigningSecret::generate().expose()),
+                ordered: false,
+                format: alert_hook_format(&url).as_str().to_string(),
+                alerts: true,
             }
+            .into_active(now)
             .insert(&txn)
             .await?;
         }
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// The alert webhook's format follows its URL: a Slack, Discord or Teams address gets that
+/// app's message, anything else the standard JSON.
+fn alert_hook_format(url: &WebhookUrl) -> crate::domain::WebhookFormat {
+    crate::domain::WebhookFormat::detect(url.as_str()).unwrap_or_default()
 }

@@ -118,23 +118,30 @@ pub async fn detail(
     else {
         return Ok(None);
     };
-    let body_raw = event::Entity::find_by_id(d.event_id)
+    let event_body = event::Entity::find_by_id(d.event_id)
         .one(db)
         .await?
         .map(|e| e.body)
         .unwrap_or_default();
-    let body_pretty = serde_json::from_str::<serde_json::Value>(&body_raw)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or_else(|_| body_raw.clone());
     let attempts = attempt::Entity::find()
         .filter(attempt::Column::DeliveryId.eq(id))
         .order_by_desc(attempt::Column::Number)
         .order_by_desc(attempt::Column::Id)
         .all(db)
-        .await?
-        .into_iter()
-        .map(attempt_view)
-        .collect();
+        .await?;
+    // The bytes sent (and signed): the latest attempt's own body when its format gave one, the
+    // event's body when it was sent as is; before any attempt, what the webhook's format will
+    // send.
+    let body_raw = match attempts.first() {
+        Some(a) => a.request_body.clone().unwrap_or(event_body),
+        None => crate::domain::WebhookFormat::parse(&webhook.format)
+            .unwrap_or_default()
+            .render(&d.event_type, &event_body),
+    };
+    let body_pretty = serde_json::from_str::<serde_json::Value>(&body_raw)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| body_raw.clone());
+    let attempts = attempts.into_iter().map(attempt_view).collect();
     Ok(Some(DeliveryDetail {
         event_id: d.event_id.to_string(),
         delivery: row(d),

@@ -5,8 +5,10 @@
 //! catalogue); signing and secret generation are server-only.
 
 mod account_input;
+pub mod catalog;
 mod event_type;
 mod field_errors;
+mod format;
 mod ids;
 mod schedule;
 mod signing_secret;
@@ -22,6 +24,7 @@ pub mod signing;
 pub use account_input::{Email, Password};
 pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
+pub use format::{Message, WebhookFormat};
 pub use ids::{AccountId, ApiKeyId, IncidentId, UserId, WebhookId};
 #[cfg(feature = "ssr")]
 pub use ids::{DeliveryId, EventId};

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{EventSet, FieldErrors, TargetPolicy, WebhookUrl};
+use super::{EventSet, FieldErrors, TargetPolicy, WebhookFormat, WebhookUrl};
 
 pub const MAX_NAME_LEN: usize = 100;
 pub const MAX_DESCRIPTION_LEN: usize = 1000;
@@ -19,6 +19,8 @@ pub struct WebhookInput {
     pub description: String,
     /// Deliver events with the same key one at a time, in publish order.
     pub ordered: bool,
+    /// `standard` (empty means the same), `slack`, `discord` or `teams`.
+    pub format: String,
 }
 
 /// A webhook's settings once validated: the only way to create or change a webhook.
@@ -32,6 +34,7 @@ pub struct WebhookDraft {
     pub retry_attempts: u8,
     pub description: String,
     pub ordered: bool,
+    pub format: WebhookFormat,
 }
 
 impl WebhookInput {
@@ -45,6 +48,7 @@ impl WebhookInput {
             ("retry_attempts".to_string(), self.retry_attempts.clone()),
             ("description".to_string(), self.description.clone()),
             ("ordered".to_string(), self.ordered.to_string()),
+            ("format".to_string(), self.format.clone()),
         ];
         echo.extend(
             self.events
@@ -70,6 +74,7 @@ impl WebhookInput {
                 .to_string(),
             description: errors.echoed("description").unwrap_or_default().to_string(),
             ordered: errors.echoed("ordered") == Some("true"),
+            format: errors.echoed("format").unwrap_or_default().to_string(),
         }
     }
 }
@@ -140,8 +145,14 @@ impl WebhookDraft {
             );
         }
 
-        match (url, events, timeout, retries) {
-            (Some(url), Some(events), Some(timeout), Some(retries)) if errors.is_empty() => {
+        let format = WebhookFormat::parse(&input.format)
+            .map_err(|e| errors.add("format", e))
+            .ok();
+
+        match (url, events, timeout, retries, format) {
+            (Some(url), Some(events), Some(timeout), Some(retries), Some(format))
+                if errors.is_empty() =>
+            {
                 Ok(WebhookDraft {
                     name,
                     url,
@@ -151,6 +162,7 @@ impl WebhookDraft {
                     retry_attempts: retries as u8,
                     description,
                     ordered: input.ordered,
+                    format,
                 })
             }
             _ => Err(errors.with_echo(input.to_echo())),
@@ -172,6 +184,7 @@ mod tests {
             retry_attempts: "5".into(),
             description: "".into(),
             ordered: false,
+            format: "".into(),
         }
     }
 
@@ -194,6 +207,7 @@ mod tests {
             retry_attempts: "eleven".into(),
             description: "d".repeat(1001),
             ordered: false,
+            format: "fax".into(),
         };
         let e = WebhookDraft::parse(&input, TargetPolicy::STRICT).unwrap_err();
         for field in [
@@ -203,6 +217,7 @@ mod tests {
             "timeout_secs",
             "retry_attempts",
             "description",
+            "format",
         ] {
             assert!(e.get(field).is_some(), "no error for {field}: {e:?}");
         }

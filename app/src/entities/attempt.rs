@@ -17,6 +17,8 @@ pub struct Model {
     pub duration_ms: i32,
     /// JSON object of the request headers sent.
     pub request_headers: String,
+    /// The exact body sent when it differs from the event's (a chat format); see migration 9.
+    pub request_body: Option<String>,
     pub response_status: Option<i32>,
     /// JSON object of the response headers received.
     pub response_headers: Option<String>,

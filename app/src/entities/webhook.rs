@@ -30,6 +30,8 @@ pub struct Model {
     pub consecutive_failures: i32,
     /// Deliveries with the same key go one at a time, in publish order.
     pub ordered: bool,
+    /// `standard`, `slack`, `discord` or `teams` (`domain::WebhookFormat`).
+    pub format: String,
     /// The account's alert endpoint (`crate::alerts`): hidden from the account's webhooks
     /// (`secure_find` leaves it out), subscribed to nothing, sent only alert events.
     pub alerts: bool,
@@ -39,3 +41,52 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// What a new webhook row is made of; [`NewWebhook::into_active`] is the one place a webhook
+/// row is built (the form, the API and the account's alert endpoint all go through it), with no
+/// rotation under way and a clean health record.
+#[derive(Clone, Debug)]
+pub struct NewWebhook {
+    pub account_id: AccountId,
+    pub name: String,
+    pub url: String,
+    pub description: String,
+    pub events: String,
+    pub active: bool,
+    pub timeout_secs: i32,
+    pub retry_attempts: i32,
+    /// Sealed (`secrets::SecretBox::seal`).
+    pub sealed_secret: String,
+    pub ordered: bool,
+    pub format: String,
+    pub alerts: bool,
+}
+
+impl NewWebhook {
+    pub fn into_active(self, now: i64) -> ActiveModel {
+        use sea_orm::ActiveValue::Set;
+        ActiveModel {
+            id: Default::default(),
+            account_id: Set(self.account_id),
+            name: Set(self.name),
+            url: Set(self.url),
+            description: Set(self.description),
+            events: Set(self.events),
+            active: Set(self.active),
+            timeout_secs: Set(self.timeout_secs),
+            retry_attempts: Set(self.retry_attempts),
+            secret: Set(self.sealed_secret),
+            previous_secret: Set(None),
+            previous_secret_expires_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            disabled_at: Set(None),
+            disabled_reason: Set(None),
+            failing_since: Set(None),
+            consecutive_failures: Set(0),
+            ordered: Set(self.ordered),
+            format: Set(self.format),
+            alerts: Set(self.alerts),
+        }
+    }
+}

@@ -12,7 +12,6 @@ mod lifecycle;
 pub mod notify;
 mod publish;
 pub mod retention;
-mod sample;
 pub(crate) mod sql;
 mod status;
 mod wakeup;
@@ -25,6 +24,5 @@ pub use lifecycle::{
     Recorded, ReplayFilter, Replayed, Resend, Room, CANCELLED_BY, HOUR_MS, REPLAY_CAP,
 };
 pub use publish::{publish_batch, PublishError, PublishRequest, Published, Publisher, Targets};
-pub use sample::sample_booking;
 pub use status::{AttemptErrorKind, AttemptTrigger, DeliveryStatus, ShownStatus};
 pub use wakeup::Wakeup;

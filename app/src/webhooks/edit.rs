@@ -143,7 +143,7 @@ fn EditView(
             </section>
             </div>
             <aside class="side">
-                <TestPanel id=id test=test earlier=earlier/>
+                <TestPanel id=id test=test earlier=earlier events=w.events.clone()/>
                 <SecretPanel w=w.clone() rotate=rotate/>
                 <section class="card danger-zone" aria-labelledby="delete-title">
                     <h2 id="delete-title">"Delete"</h2>
@@ -166,14 +166,29 @@ fn TestPanel(
     id: crate::domain::WebhookId,
     test: ServerAction<SendTestEvent>,
     earlier: Option<TestOutcome>,
+    /// The types it subscribes to: a test can send any of them too.
+    events: Vec<String>,
 ) -> impl IntoView {
     let result = move || test.value().get().or_else(|| earlier.clone().map(Ok));
+    let options = events
+        .into_iter()
+        .map(|e| view! { <option value=e.clone()>{e.clone()}</option> })
+        .collect_view();
     view! {
         <section class="card" aria-labelledby="test-title">
             <h2 id="test-title">"Send test event"</h2>
-            <p class="hint">"Sends " <code>"webhook.test"</code> " with a sample booking to this webhook only, signed like every other event."</p>
+            <p class="hint">"Sends the " <a href="/settings/event-types">"catalog's example"</a>
+                " of the type you pick to this webhook only, in its format and signed like every other event (its "
+                <code>"data"</code> " has " <code>"\"test\": true"</code> ")."</p>
             <ActionForm action=test>
                 <input type="hidden" name="id" value=id.to_string()/>
+                <div class="field">
+                    <label for="test-event">"Event type"</label>
+                    <select id="test-event" name="event">
+                        <option value="webhook.test" selected>"webhook.test"</option>
+                        {options}
+                    </select>
+                </div>
                 <button type="submit" disabled=move || test.pending().get()>
                     {move || if test.pending().get() { "Sending…" } else { "Send test event" }}
                 </button>

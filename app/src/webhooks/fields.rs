@@ -2,7 +2,8 @@ use leptos::prelude::*;
 
 use crate::components::{escape_text, FieldError};
 use crate::domain::{
-    EventFamily, EventType, FieldErrors, WebhookInput, MAX_DESCRIPTION_LEN, MAX_NAME_LEN,
+    EventFamily, EventType, FieldErrors, WebhookFormat, WebhookInput, MAX_DESCRIPTION_LEN,
+    MAX_NAME_LEN,
 };
 
 /// The inputs of the create and edit forms (the `<ActionForm>` around them is the page's).
@@ -75,6 +76,37 @@ pub fn WebhookFields(
         })
         .collect_view();
 
+    // Pasting a Slack, Discord or Teams address picks that app's format, until the owner picks
+    // one by hand (without JavaScript the owner picks it; the hint says which).
+    let format = RwSignal::new(
+        WebhookFormat::parse(&initial.format)
+            .unwrap_or_default()
+            .as_str()
+            .to_string(),
+    );
+    let format_chosen = RwSignal::new(!initial.format.is_empty() && initial.format != "standard");
+    let on_url = move |ev| {
+        if format_chosen.get_untracked() {
+            return;
+        }
+        let url = event_target_value(&ev);
+        format.set(
+            WebhookFormat::detect(&url)
+                .unwrap_or_default()
+                .as_str()
+                .to_string(),
+        );
+    };
+    let initial_format = format.get_untracked();
+    let format_options = WebhookFormat::ALL
+        .into_iter()
+        .map(|f| {
+            view! {
+                <option value=f.as_str() selected=initial_format == f.as_str()>{f.label()}</option>
+            }
+        })
+        .collect_view();
+
     view! {
         <div class="field">
             <label for="name">"Name"</label>
@@ -85,14 +117,28 @@ pub fn WebhookFields(
         <div class="field">
             <label for="url">"URL"</label>
             <input id="url" name="url" type="url" required placeholder="https://example.com/webhooks/schedulingkit"
-                value=initial.url aria-invalid=invalid("url") aria-describedby="url-hint url-error"/>
+                value=initial.url aria-invalid=invalid("url") aria-describedby="url-hint url-error"
+                on:input=on_url/>
             <p class="hint" id="url-hint">"Where we POST the events. HTTPS only."</p>
             <FieldError errors=errors field="url"/>
         </div>
+        <div class="field">
+            <label for="format">"Format"</label>
+            <select id="format" name="format" prop:value=move || format.get()
+                aria-invalid=invalid("format") aria-describedby="format-hint format-error"
+                on:change=move |ev| {
+                    format_chosen.set(true);
+                    format.set(event_target_value(&ev));
+                }>
+                {format_options}
+            </select>
+            <p class="hint" id="format-hint">"Standard sends the JSON event, signed. For a Slack, Discord or Microsoft Teams incoming-webhook URL choose that app: it is sent a readable message about each event (still signed, with the same headers)."</p>
+            <FieldError errors=errors field="format"/>
+        </div>
         <fieldset class="field events" aria-describedby="events-error">
             <legend>"Events"</legend>
-            <p class="hint">"Choose what this webhook is sent. " <code>"webhook.test"</code>
-                " is never subscribed to: it is sent when you click Send test event."</p>
+            <p class="hint">"Choose what this webhook is sent (" <a href="/settings/event-types">"what each event carries"</a> "). "
+                <code>"webhook.test"</code> " is never subscribed to: it is sent when you click Send test event."</p>
             <div class="event-groups">{groups}</div>
             <FieldError errors=errors field="events"/>
         </fieldset>

@@ -46,6 +46,8 @@ pub struct WebhookDetail {
     pub hourly: Vec<HourBucket>,
     /// Deliveries with the same key go one at a time, in publish order.
     pub ordered: bool,
+    /// The shape of its requests (`domain::WebhookFormat::as_str`).
+    pub format: String,
     /// Deliveries scheduled for later (not yet due).
     pub scheduled: u64,
     /// Deliveries kept while it is paused (sent or discarded when it is switched back on).
@@ -63,6 +65,7 @@ impl WebhookDetail {
             retry_attempts: self.retry_attempts.to_string(),
             description: self.description.clone(),
             ordered: self.ordered,
+            format: self.format.clone(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub fn webhook_input(
     retry_attempts: String,
     description: String,
     ordered: Option<String>,
+    format: String,
 ) -> WebhookInput {
     WebhookInput {
         name,
@@ -30,6 +31,7 @@ pub fn webhook_input(
         retry_attempts,
         description,
         ordered: ordered.is_some_and(|v| v != "false"),
+        format,
     }
 }
 
@@ -84,6 +86,7 @@ pub async fn create_webhook(
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
     #[server(default)] ordered: Option<String>,
+    #[server(default)] format: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/create",
@@ -97,6 +100,7 @@ pub async fn create_webhook(
                 retry_attempts,
                 description,
                 ordered,
+                format,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::create(&state.db, &state.secrets, user.account_id, &draft).await?;
@@ -118,6 +122,7 @@ pub async fn update_webhook(
     #[server(default)] retry_attempts: String,
     #[server(default)] description: String,
     #[server(default)] ordered: Option<String>,
+    #[server(default)] format: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/update",
@@ -133,6 +138,7 @@ pub async fn update_webhook(
                 retry_attempts,
                 description,
                 ordered,
+                format,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::update(&state.db, &state.wakeup, model, &draft, None, "active").await?;
@@ -197,15 +203,18 @@ pub async fn rotate_secret(id: crate::domain::WebhookId) -> Result<(), AppError>
     .await
 }
 
-/// Sends `webhook.test` to this webhook alone, through the dispatcher, and waits for the first
+/// Sends a test event (`webhook.test`, or a subscribed type's catalog example) to this webhook alone, through the dispatcher, and waits for the first
 /// attempt's outcome (at most the webhook's timeout and a few seconds). A plain form post (no
 /// JavaScript) is redirected back to the edit page, which then shows the outcome.
 #[server(prefix = "/fn", endpoint = "webhooks/send-test")]
-pub async fn send_test_event(id: crate::domain::WebhookId) -> Result<TestOutcome, AppError> {
+pub async fn send_test_event(
+    id: crate::domain::WebhookId,
+    #[server(default)] event: String,
+) -> Result<TestOutcome, AppError> {
     crate::request::as_user(
         "webhooks/send-test",
         |crate::request::UserRequest { user, state }| async move {
-            let outcome = super::ssr::send_test(&state, user.account_id, id).await?;
+            let outcome = super::ssr::send_test(&state, user.account_id, id, &event).await?;
             if crate::request::wants_html() {
                 leptos_axum::redirect(&format!(
                     "/settings/webhooks/{id}/edit?test={}",

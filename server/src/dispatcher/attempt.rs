@@ -3,7 +3,7 @@
 //! the delivery: done, retry when, or failed).
 
 use app::domain::signing::{seed_signature, standard_signature};
-use app::domain::{SigningSecret, TargetPolicy, WebhookUrl};
+use app::domain::{SigningSecret, TargetPolicy, WebhookFormat, WebhookUrl};
 use app::queue::{AttemptOutcome, AttemptTrigger, Job, Next};
 use app::secrets::SecretBox;
 use futures::StreamExt;
@@ -60,7 +60,14 @@ impl OpenedSecrets {
 pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms: i64) -> Prepared {
     let delivery_id = job.delivery_id.to_string();
     let timestamp = now_ms / 1000;
-    let body = job.body.as_bytes();
+    // The body in the webhook's format; the signatures below cover exactly these bytes.
+    let format = WebhookFormat::parse(&job.format).unwrap_or_default();
+    let rendered = match format {
+        WebhookFormat::Standard => None,
+        other => Some(other.render(&job.event_type, &job.body)),
+    };
+    let body_text = rendered.as_deref().unwrap_or(&job.body);
+    let body = body_text.as_bytes();
     let mut headers: Vec<(&'static str, String)> = vec![
         ("content-type", "application/json".to_string()),
         ("user-agent", USER_AGENT.to_string()),
@@ -94,7 +101,7 @@ pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms:
     Prepared {
         url: job.url.clone(),
         headers,
-        body: job.body.clone(),
+        body: rendered.unwrap_or_else(|| job.body.clone()),
         timeout: Duration::from_secs(job.timeout_secs.clamp(1, 300) as u64),
         number: job.attempt_count + 1,
         blocked,
@@ -241,6 +248,7 @@ pub fn handle(
         started_at: started_at_ms,
         duration_ms: took_ms as i32,
         request_headers,
+        request_body: (p.body != job.body).then(|| p.body.clone()),
         response_status: None,
         response_headers: None,
         response_body: None,
@@ -324,6 +332,7 @@ mod tests {
             key: None,
             sequence: None,
             replay: false,
+            format: "standard".into(),
         }
     }
 

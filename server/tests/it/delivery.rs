@@ -56,7 +56,7 @@ async fn attempts(app: &TestApp) -> Vec<app::entities::attempt::Model> {
 }
 
 /// Checks both signatures with an implementation of this test's own.
-fn verify(r: &Received, secret: &str) {
+pub(crate) fn verify(r: &Received, secret: &str) {
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(&r.body);
     let expected = hex::encode(mac.finalize().into_bytes());

@@ -34,6 +34,8 @@ pub struct AttemptOutcome {
     pub duration_ms: i32,
     /// JSON object of the request headers sent.
     pub request_headers: String,
+    /// The body sent, when it is not the event's stored body (a chat format).
+    pub request_body: Option<String>,
     pub response_status: Option<i32>,
     pub response_headers: Option<String>,
     pub response_body: Option<String>,
@@ -146,6 +148,7 @@ pub async fn record_attempts(
             started_at: Set(o.started_at),
             duration_ms: Set(o.duration_ms),
             request_headers: Set(o.request_headers.clone()),
+            request_body: Set(o.request_body.clone()),
             response_status: Set(o.response_status),
             response_headers: Set(o.response_headers.clone()),
             response_body: Set(o.response_body.clone()),

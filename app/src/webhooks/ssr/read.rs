@@ -43,6 +43,7 @@ pub async fn detail(
         hourly,
         scheduled,
         ordered: model.ordered,
+        format: model.format.clone(),
         held_count,
         disabled_at: model.disabled_at,
         disabled_reason: model.disabled_reason.clone(),

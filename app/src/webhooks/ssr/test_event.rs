@@ -1,31 +1,57 @@
-//! Send test event: queue `webhook.test` for one webhook and report its first attempt.
+//! Send test event: queue a test event (`webhook.test`, or a type the webhook subscribes to,
+//! with the catalog's example) for one webhook and report its first attempt.
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::time::Duration;
 
-use crate::domain::{AccountId, DeliveryId, EventType, WebhookId};
+use crate::domain::{catalog, AccountId, DeliveryId, EventKey, EventSet, EventType, WebhookId};
 use crate::entities::{attempt, delivery, now_ms};
 use crate::error::AppError;
-use crate::queue::{self, PublishError, PublishRequest, Targets};
+use crate::queue::{PublishError, PublishRequest, Targets};
 use crate::state::AppState;
 use crate::webhooks::model::TestOutcome;
 
-/// Queues `webhook.test` for one webhook and waits for its first attempt.
+/// Which type a test sends: `webhook.test` (empty input), or one the webhook subscribes to;
+/// anything else is an error for the `event` field.
+pub fn test_event_type(
+    model: &crate::entities::webhook::Model,
+    input: &str,
+) -> Result<EventType, AppError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(EventType::WebhookTest);
+    }
+    let t = EventType::parse(input).map_err(|e| AppError::field("event", e))?;
+    let subscribed = EventSet::from_stored(&model.events);
+    if t == EventType::WebhookTest || subscribed.contains(t) {
+        Ok(t)
+    } else {
+        Err(AppError::field(
+            "event",
+            format!("This webhook is not subscribed to {t}: subscribe it first, or send webhook.test."),
+        ))
+    }
+}
+
+/// Queues a test event for one webhook and waits for its first attempt. Its `data` is the
+/// catalog's example with `"test": true`; it cancels nothing and has a key of its own, so it
+/// never waits behind (or holds up) a real booking's deliveries.
 pub async fn send_test(
     state: &AppState,
     account_id: AccountId,
     id: WebhookId,
+    event: &str,
 ) -> Result<TestOutcome, AppError> {
     let model = crate::entities::scope::owned_webhook(&state.db, account_id, id).await?;
-    let data = queue::sample_booking(now_ms());
+    let event_type = test_event_type(&model, event)?;
+    let mut data = catalog::example(event_type, now_ms());
+    data["test"] = serde_json::Value::Bool(true);
+    let mut request = PublishRequest::now(account_id, event_type, data, Targets::Only(model.id));
+    request.cancel_scheduled = false;
+    request.key = EventKey::parse("webhook-test").ok();
     let published = state
         .publisher
-        .publish(PublishRequest::now(
-            account_id,
-            EventType::WebhookTest,
-            data,
-            Targets::Only(model.id),
-        ))
+        .publish(request)
         .await
         .map_err(|e| match e {
             PublishError::WebhookNotFound => AppError::NotFound,

@@ -29,28 +29,21 @@ pub async fn create(
         )));
     }
     let now = now_ms();
-    let model = webhook::ActiveModel {
-        id: Default::default(),
-        account_id: Set(account_id),
-        name: Set(draft.name.clone()),
-        url: Set(draft.url.as_str().to_string()),
-        description: Set(draft.description.clone()),
-        events: Set(draft.events.to_stored()),
-        active: Set(draft.active),
-        timeout_secs: Set(draft.timeout_secs.into()),
-        retry_attempts: Set(draft.retry_attempts.into()),
-        secret: Set(secrets.seal(SigningSecret::generate().expose())),
-        previous_secret: Set(None),
-        previous_secret_expires_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        disabled_at: Set(None),
-        disabled_reason: Set(None),
-        failing_since: Set(None),
-        consecutive_failures: Set(0),
-        ordered: Set(draft.ordered),
-        alerts: Set(false),
+    let model = webhook::NewWebhook {
+        account_id,
+        name: draft.name.clone(),
+        url: draft.url.as_str().to_string(),
+        description: draft.description.clone(),
+        events: draft.events.to_stored(),
+        active: draft.active,
+        timeout_secs: draft.timeout_secs.into(),
+        retry_attempts: draft.retry_attempts.into(),
+        sealed_secret: secrets.seal(SigningSecret::generate().expose()),
+        ordered: draft.ordered,
+        format: draft.format.as_str().to_string(),
+        alerts: false,
     }
+    .into_active(now)
     .insert(db)
     .await?;
     Ok(model)
@@ -75,6 +68,7 @@ pub async fn update(
     crate::queue::sql::write_lock_first(&txn).await?;
     let mut active: webhook::ActiveModel = model.into();
     active.ordered = Set(draft.ordered);
+    active.format = Set(draft.format.as_str().to_string());
     active.name = Set(draft.name.clone());
     active.url = Set(draft.url.as_str().to_string());
     active.description = Set(draft.description.clone());

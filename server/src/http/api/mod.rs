@@ -3,6 +3,7 @@
 mod auth;
 mod deliveries;
 mod error;
+mod event_types;
 mod ingest;
 mod json;
 mod openapi;
@@ -25,6 +26,11 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/api/v1/events/{id}",
             axum::routing::delete(ingest::cancel_event),
+        )
+        .route("/api/v1/event-types", get(event_types::list))
+        .route(
+            "/api/v1/event-types/{type}/samples",
+            get(event_types::samples),
         )
         .route(
             "/api/v1/webhooks",

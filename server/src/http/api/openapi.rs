@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{deliveries, ingest, types, webhooks};
+use super::{deliveries, event_types, ingest, types, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,8 @@ use super::{deliveries, ingest, types, webhooks};
     paths(
         ingest::publish_event,
         ingest::cancel_event,
+        event_types::list,
+        event_types::samples,
         webhooks::list,
         webhooks::create,
         webhooks::get,
@@ -39,6 +41,9 @@ use super::{deliveries, ingest, types, webhooks};
         types::UpdateWebhook,
         types::Secret,
         types::TestResult,
+        types::TestRequest,
+        types::EventTypeInfo,
+        types::EventTypeList,
         types::Delivery,
         types::DeliveryList,
         types::Attempt,

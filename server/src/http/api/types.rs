@@ -78,6 +78,10 @@ pub struct Webhook {
     pub description: String,
     /// Deliveries with the same key are sent one at a time, in publish order.
     pub ordered: bool,
+    /// The shape of the requests: `standard` (the JSON event), `slack`, `discord` or `teams`
+    /// (a readable message for that app's incoming webhook).
+    #[schema(example = "standard")]
+    pub format: String,
     /// RFC 3339.
     pub created_at: String,
     /// Why the webhook was paused automatically, while it is.
@@ -111,6 +115,7 @@ impl Webhook {
             retry_attempts: m.retry_attempts,
             description: m.description,
             ordered: m.ordered,
+            format: m.format,
             created_at: rfc3339(m.created_at),
         }
     }
@@ -138,6 +143,10 @@ pub struct CreateWebhook {
     pub description: Option<String>,
     /// Send deliveries with the same key one at a time, in publish order (default false).
     pub ordered: Option<bool>,
+    /// `standard`, `slack`, `discord` or `teams`. Omitted: the app's format when `url` is a
+    /// Slack, Discord or Microsoft Teams incoming-webhook address, else `standard`.
+    #[schema(example = "slack")]
+    pub format: Option<String>,
 }
 
 /// Changes to a webhook: only the fields given change.
@@ -152,6 +161,9 @@ pub struct UpdateWebhook {
     pub retry_attempts: Option<i64>,
     pub description: Option<String>,
     pub ordered: Option<bool>,
+    /// `standard`, `slack`, `discord` or `teams`.
+    #[schema(example = "discord")]
+    pub format: Option<String>,
     /// With `active: true` on a paused webhook that holds deliveries (`held_count` > 0),
     /// required: `send` (they are sent, in publish order) or `discard` (they are deleted).
     /// Missing then: `422 validation_failed` naming `held`, and nothing changes.
@@ -300,4 +312,36 @@ pub struct DeliveryQuery {
     pub cursor: Option<String>,
     /// Page size, 1–100 (default 50).
     pub limit: Option<u64>,
+}
+
+/// Which test event to send. Every field is optional.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    /// `webhook.test` (the default) or a type the webhook subscribes to; its catalog example is
+    /// sent, with `"test": true` in `data`.
+    #[schema(example = "booking.created")]
+    pub event: Option<String>,
+}
+
+/// One event type of the catalog.
+#[derive(Serialize, ToSchema)]
+pub struct EventTypeInfo {
+    /// e.g. `booking.created`.
+    pub name: String,
+    /// When it fires.
+    pub description: String,
+    /// False for `webhook.test`, which is sent on demand only.
+    pub subscribable: bool,
+    /// The JSON Schema (2020-12) of its `data`; fields not listed may appear.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+    /// An example event as delivered in the standard format.
+    #[schema(value_type = Object)]
+    pub example: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventTypeList {
+    pub data: Vec<EventTypeInfo>,
 }

@@ -12,7 +12,8 @@ use super::auth::ApiAccount;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::types::{
-    CreateWebhook, ErrorBody, ReplayRequest, ReplayResult, Secret, TestResult, UpdateWebhook,
+    CreateWebhook, ErrorBody, ReplayRequest, ReplayResult, Secret, TestRequest, TestResult,
+    UpdateWebhook,
     Webhook, WebhookList,
 };
 
@@ -36,6 +37,7 @@ fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
         retry_attempts: m.retry_attempts.to_string(),
         description: m.description.clone(),
         ordered: m.ordered,
+        format: m.format.clone(),
     }
 }
 
@@ -74,6 +76,12 @@ pub async fn create(
     account: ApiAccount,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let format = body.format.unwrap_or_else(|| {
+        app::domain::WebhookFormat::detect(&body.url)
+            .unwrap_or_default()
+            .as_str()
+            .to_string()
+    });
     let input = WebhookInput {
         name: body.name,
         url: body.url,
@@ -86,6 +94,7 @@ pub async fn create(
             .unwrap_or_default(),
         description: body.description.unwrap_or_default(),
         ordered: body.ordered.unwrap_or(false),
+        format,
     };
     let draft = parse(&input, &state).await?;
     let model = hooks::create(&state.db, &state.secrets, account.account_id, &draft).await?;
@@ -147,6 +156,9 @@ pub async fn update(
     }
     if let Some(v) = body.ordered {
         input.ordered = v;
+    }
+    if let Some(v) = body.format {
+        input.format = v;
     }
     let held =
         match body.held.as_deref() {
@@ -223,16 +235,25 @@ pub async fn delete(
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Webhook id")),
-    responses((status = 200, description = "The first attempt of a `webhook.test` delivery", body = TestResult),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = Option<TestRequest>, description = "Optional: which event type to send (default `webhook.test`)"),
+    responses((status = 200, description = "The first attempt of the test delivery", body = TestResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "`event` is unknown or not subscribed to", body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "test", account_id = %account.account_id))]
 pub async fn test(
     State(state): State<AppState>,
     account: ApiAccount,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<TestResult>, ApiError> {
     let model = owned(&state, account, &id).await?;
-    let o = hooks::send_test(&state, account.account_id, model.id).await?;
+    let request: TestRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TestRequest::default()
+    } else {
+        super::json::parse(&body)?
+    };
+    let event = request.event.unwrap_or_default();
+    let o = hooks::send_test(&state, account.account_id, model.id, &event).await?;
     Ok(Json(TestResult {
         delivery_id: o.delivery_id,
         finished: o.finished,

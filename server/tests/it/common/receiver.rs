@@ -55,7 +55,10 @@ impl Receiver {
 /// to the first n requests whose `X-Webhook-Key` is `key`, 200 to the rest), `flaky` (500 to
 /// the first request of each delivery id, 200 to its next), `slow/{ms}`, `redirect`,
 /// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer), `many-headers` (90
-/// headers of 4 KB), `html` (a script tag).
+/// headers of 4 KB), `html` (a script tag); and stand-ins for the chat apps, checking what each
+/// documents it accepts: `slack` and `slack/…` (400 `no_text` without a non-empty `text`, else 200 `ok`),
+/// `discord` (400 code 50006 without `content` or `embeds`, else 204), `teams` (400 unless a
+/// `message` with an adaptive-card attachment, else 202).
 async fn handle(
     State(r): State<Receiver>,
     Path(path): Path<String>,
@@ -140,6 +143,9 @@ async fn handle(
             }
             res
         }
+        ["slack", ..] => slack(&body),
+        ["discord"] => discord(&body),
+        ["teams"] => teams(&body),
         ["html"] => (
             StatusCode::OK,
             [("content-type", "text/html")],
@@ -147,5 +153,55 @@ async fn handle(
         )
             .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn json_of(body: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice(body).ok()
+}
+
+fn non_empty_str(v: &serde_json::Value) -> bool {
+    v.as_str().is_some_and(|s| !s.trim().is_empty())
+}
+
+/// Slack's incoming webhooks: `invalid_payload` for non-JSON, `no_text` without `text`.
+fn slack(body: &[u8]) -> Response {
+    match json_of(body) {
+        None => (StatusCode::BAD_REQUEST, "invalid_payload").into_response(),
+        Some(v) if !non_empty_str(&v["text"]) => (StatusCode::BAD_REQUEST, "no_text").into_response(),
+        Some(_) => (StatusCode::OK, "ok").into_response(),
+    }
+}
+
+/// Discord's execute-webhook: needs `content` or a non-empty `embeds`; 204 without `?wait`.
+fn discord(body: &[u8]) -> Response {
+    let ok = json_of(body).is_some_and(|v| {
+        non_empty_str(&v["content"]) || v["embeds"].as_array().is_some_and(|e| !e.is_empty())
+    });
+    if ok {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"message": "Cannot send an empty message", "code": 50006}"#,
+        )
+            .into_response()
+    }
+}
+
+/// A Teams Workflows trigger ("Post to a channel when a webhook request is received"): a
+/// `message` whose first attachment is an adaptive card; 202 Accepted.
+fn teams(body: &[u8]) -> Response {
+    let ok = json_of(body).is_some_and(|v| {
+        let a = &v["attachments"][0];
+        v["type"] == "message"
+            && a["contentType"] == "application/vnd.microsoft.card.adaptive"
+            && a["content"]["type"] == "AdaptiveCard"
+            && a["content"]["body"].as_array().is_some_and(|b| !b.is_empty())
+    });
+    if ok {
+        StatusCode::ACCEPTED.into_response()
+    } else {
+        (StatusCode::BAD_REQUEST, "The request body is not an adaptive card message.").into_response()
     }
 }

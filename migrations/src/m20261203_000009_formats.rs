@@ -1,0 +1,70 @@
+//! Formats (issue 13, part 1).
+//!
+//! * `webhooks.format`: the shape of the webhook's requests (`standard`, `slack`, `discord`,
+//!   `teams`; see `app::domain::WebhookFormat`). Existing webhooks stay `standard`.
+//! * `attempts.request_body`: the exact body an attempt sent when it differs from the stored
+//!   event (a chat format), so the delivery log and its signature checker show the bytes that
+//!   were signed. NULL for `standard`: the event's body is what was sent.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Webhooks {
+    Table,
+    Format,
+}
+
+#[derive(DeriveIden)]
+enum Attempts {
+    Table,
+    RequestBody,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Webhooks::Table)
+                    .add_column(
+                        ColumnDef::new(Webhooks::Format)
+                            .string()
+                            .not_null()
+                            .default("standard"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Attempts::Table)
+                    .add_column(ColumnDef::new(Attempts::RequestBody).text())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Attempts::Table)
+                    .drop_column(Attempts::RequestBody)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Webhooks::Table)
+                    .drop_column(Webhooks::Format)
+                    .to_owned(),
+            )
+            .await
+    }
+}
