@@ -2,6 +2,8 @@
 //!
 //! * `webhooks.format`: the shape of the webhook's requests (`standard`, `slack`, `discord`,
 //!   `teams`; see `app::domain::WebhookFormat`). Existing webhooks stay `standard`.
+//! * `webhooks.headers`: the custom headers sent with every request, a JSON array of
+//!   `[name, sealed value]` (values sealed like the signing secret); NULL: none.
 //! * `attempts.request_body`: the exact body an attempt sent when it differs from the stored
 //!   event (a chat format), so the delivery log and its signature checker show the bytes that
 //!   were signed. NULL for `standard`: the event's body is what was sent.
@@ -15,6 +17,7 @@ pub struct Migration;
 enum Webhooks {
     Table,
     Format,
+    Headers,
 }
 
 #[derive(DeriveIden)]
@@ -42,6 +45,14 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
+                    .table(Webhooks::Table)
+                    .add_column(ColumnDef::new(Webhooks::Headers).text())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
                     .table(Attempts::Table)
                     .add_column(ColumnDef::new(Attempts::RequestBody).text())
                     .to_owned(),
@@ -55,6 +66,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Attempts::Table)
                     .drop_column(Attempts::RequestBody)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Webhooks::Table)
+                    .drop_column(Webhooks::Headers)
                     .to_owned(),
             )
             .await?;

@@ -171,6 +171,7 @@ pub async fn save(
                 sealed_secret: secrets.seal(SigningSecret::generate().expose()),
                 ordered: false,
                 format: alert_hook_format(&url).as_str().to_string(),
+                headers: None,
                 alerts: true,
             }
             .into_active(now)

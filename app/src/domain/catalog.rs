@@ -138,7 +138,9 @@ pub fn example(t: EventType, now_ms: i64) -> Value {
     match t {
         EventType::PaymentCompleted => payment(json!({})),
         EventType::PaymentFailed => payment(json!({"failure_reason": "card_declined"})),
-        EventType::PaymentRefunded => payment(json!({"refunded_at": format!("{}T09:15:00Z", day(1))})),
+        EventType::PaymentRefunded => {
+            payment(json!({"refunded_at": format!("{}T09:15:00Z", day(1))}))
+        }
         EventType::EventRescheduled => {
             booking["previous_date"] = json!(day(3));
             booking["previous_time"] = json!("10:00");
@@ -197,7 +199,10 @@ mod tests {
                     Value::Object(_) => "object",
                     other => panic!("{t}.{name}: unexpected {other}"),
                 };
-                assert!(types.contains(&actual), "{t}.{name}: {actual} not in {types:?}");
+                assert!(
+                    types.contains(&actual),
+                    "{t}.{name}: {actual} not in {types:?}"
+                );
             }
         }
     }

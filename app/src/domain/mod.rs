@@ -6,6 +6,7 @@
 
 mod account_input;
 pub mod catalog;
+pub mod custom_headers;
 mod event_type;
 mod field_errors;
 mod format;

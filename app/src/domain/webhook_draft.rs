@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::custom_headers::{self, HeaderValue};
 use super::{EventSet, FieldErrors, TargetPolicy, WebhookFormat, WebhookUrl};
 
 pub const MAX_NAME_LEN: usize = 100;
@@ -21,6 +22,8 @@ pub struct WebhookInput {
     pub ordered: bool,
     /// `standard` (empty means the same), `slack`, `discord` or `teams`.
     pub format: String,
+    /// Custom headers, one `Name: value` per line; a value of `***` keeps the stored one.
+    pub headers: String,
 }
 
 /// A webhook's settings once validated: the only way to create or change a webhook.
@@ -35,6 +38,8 @@ pub struct WebhookDraft {
     pub description: String,
     pub ordered: bool,
     pub format: WebhookFormat,
+    /// Checked names with a new value or "keep the stored one" (see `custom_headers`).
+    pub headers: Vec<(String, HeaderValue)>,
 }
 
 impl WebhookInput {
@@ -49,6 +54,8 @@ impl WebhookInput {
             ("description".to_string(), self.description.clone()),
             ("ordered".to_string(), self.ordered.to_string()),
             ("format".to_string(), self.format.clone()),
+            // Header values are secrets: echoed masked, never into the page as typed.
+            ("headers".to_string(), mask_values(&self.headers)),
         ];
         echo.extend(
             self.events
@@ -75,8 +82,21 @@ impl WebhookInput {
             description: errors.echoed("description").unwrap_or_default().to_string(),
             ordered: errors.echoed("ordered") == Some("true"),
             format: errors.echoed("format").unwrap_or_default().to_string(),
+            headers: errors.echoed("headers").unwrap_or_default().to_string(),
         }
     }
+}
+
+/// The header text with every value replaced by the mask (lines without a colon stay as typed:
+/// they hold no value).
+fn mask_values(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once(':') {
+            Some((name, _)) => format!("{}: {}", name.trim(), custom_headers::MASK),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn parse_bounded(input: &str, default: i64, min: i64, max: i64, what: &str) -> Result<i64, String> {
@@ -148,23 +168,30 @@ impl WebhookDraft {
         let format = WebhookFormat::parse(&input.format)
             .map_err(|e| errors.add("format", e))
             .ok();
+        let headers = custom_headers::parse_text(&input.headers)
+            .map_err(|e| errors.add("headers", e))
+            .ok();
 
-        match (url, events, timeout, retries, format) {
-            (Some(url), Some(events), Some(timeout), Some(retries), Some(format))
-                if errors.is_empty() =>
-            {
-                Ok(WebhookDraft {
-                    name,
-                    url,
-                    events,
-                    active: input.active,
-                    timeout_secs: timeout as u16,
-                    retry_attempts: retries as u8,
-                    description,
-                    ordered: input.ordered,
-                    format,
-                })
-            }
+        match (url, events, timeout, retries, format, headers) {
+            (
+                Some(url),
+                Some(events),
+                Some(timeout),
+                Some(retries),
+                Some(format),
+                Some(headers),
+            ) if errors.is_empty() => Ok(WebhookDraft {
+                name,
+                url,
+                events,
+                active: input.active,
+                timeout_secs: timeout as u16,
+                retry_attempts: retries as u8,
+                description,
+                ordered: input.ordered,
+                format,
+                headers,
+            }),
             _ => Err(errors.with_echo(input.to_echo())),
         }
     }
@@ -185,6 +212,7 @@ mod tests {
             description: "".into(),
             ordered: false,
             format: "".into(),
+            headers: "".into(),
         }
     }
 
@@ -208,6 +236,7 @@ mod tests {
             description: "d".repeat(1001),
             ordered: false,
             format: "fax".into(),
+            headers: "Host: ***".into(),
         };
         let e = WebhookDraft::parse(&input, TargetPolicy::STRICT).unwrap_err();
         for field in [
@@ -218,6 +247,7 @@ mod tests {
             "retry_attempts",
             "description",
             "format",
+            "headers",
         ] {
             assert!(e.get(field).is_some(), "no error for {field}: {e:?}");
         }

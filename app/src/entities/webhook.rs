@@ -32,6 +32,8 @@ pub struct Model {
     pub ordered: bool,
     /// `standard`, `slack`, `discord` or `teams` (`domain::WebhookFormat`).
     pub format: String,
+    /// Custom headers: a JSON array of `[name, sealed value]` (`domain::custom_headers`).
+    pub headers: Option<String>,
     /// The account's alert endpoint (`crate::alerts`): hidden from the account's webhooks
     /// (`secure_find` leaves it out), subscribed to nothing, sent only alert events.
     pub alerts: bool,
@@ -59,6 +61,8 @@ pub struct NewWebhook {
     pub sealed_secret: String,
     pub ordered: bool,
     pub format: String,
+    /// Stored form of the custom headers (see [`Model::headers`]).
+    pub headers: Option<String>,
     pub alerts: bool,
 }
 
@@ -86,7 +90,25 @@ impl NewWebhook {
             consecutive_failures: Set(0),
             ordered: Set(self.ordered),
             format: Set(self.format),
+            headers: Set(self.headers),
             alerts: Set(self.alerts),
         }
     }
+}
+
+impl Model {
+    /// The names of its custom headers, in the order they are sent (their values stay sealed).
+    pub fn header_names(&self) -> Vec<String> {
+        stored_headers(self.headers.as_deref())
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+}
+
+/// The stored custom headers as `(name, sealed value)` pairs; nothing for NULL or bad JSON.
+pub fn stored_headers(stored: Option<&str>) -> Vec<(String, String)> {
+    stored
+        .and_then(|s| serde_json::from_str::<Vec<(String, String)>>(s).ok())
+        .unwrap_or_default()
 }

@@ -135,6 +135,17 @@ pub fn WebhookFields(
             <p class="hint" id="format-hint">"Standard sends the JSON event, signed. For a Slack, Discord or Microsoft Teams incoming-webhook URL choose that app: it is sent a readable message about each event (still signed, with the same headers)."</p>
             <FieldError errors=errors field="format"/>
         </div>
+        <div class="field">
+            <label for="headers">"Custom headers " <span class="optional">"(optional)"</span></label>
+            <textarea id="headers" name="headers" rows="2" spellcheck="false" autocomplete="off"
+                placeholder="Authorization: Bearer your-crm-token"
+                aria-invalid=invalid("headers") aria-describedby="headers-hint headers-error"
+                inner_html=escape_text(&initial.headers)></textarea>
+            <p class="hint" id="headers-hint">"One " <code>"Name: value"</code>
+                " per line, at most 20, sent with every request (for APIs that want a token). Values are stored encrypted and shown as "
+                <code>"***"</code> "; leave " <code>"***"</code> " to keep a stored value."</p>
+            <FieldError errors=errors field="headers"/>
+        </div>
         <fieldset class="field events" aria-describedby="events-error">
             <legend>"Events"</legend>
             <p class="hint">"Choose what this webhook is sent (" <a href="/settings/event-types">"what each event carries"</a> "). "

@@ -48,6 +48,8 @@ pub struct WebhookDetail {
     pub ordered: bool,
     /// The shape of its requests (`domain::WebhookFormat::as_str`).
     pub format: String,
+    /// The names of its custom headers (their values never leave the server).
+    pub header_names: Vec<String>,
     /// Deliveries scheduled for later (not yet due).
     pub scheduled: u64,
     /// Deliveries kept while it is paused (sent or discarded when it is switched back on).
@@ -66,6 +68,7 @@ impl WebhookDetail {
             description: self.description.clone(),
             ordered: self.ordered,
             format: self.format.clone(),
+            headers: crate::domain::custom_headers::masked_text(&self.header_names),
         }
     }
 }

@@ -21,6 +21,7 @@ pub fn webhook_input(
     description: String,
     ordered: Option<String>,
     format: String,
+    headers: String,
 ) -> WebhookInput {
     WebhookInput {
         name,
@@ -32,6 +33,7 @@ pub fn webhook_input(
         description,
         ordered: ordered.is_some_and(|v| v != "false"),
         format,
+        headers,
     }
 }
 
@@ -87,6 +89,7 @@ pub async fn create_webhook(
     #[server(default)] description: String,
     #[server(default)] ordered: Option<String>,
     #[server(default)] format: String,
+    #[server(default)] headers: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/create",
@@ -101,6 +104,7 @@ pub async fn create_webhook(
                 description,
                 ordered,
                 format,
+                headers,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::create(&state.db, &state.secrets, user.account_id, &draft).await?;
@@ -123,6 +127,7 @@ pub async fn update_webhook(
     #[server(default)] description: String,
     #[server(default)] ordered: Option<String>,
     #[server(default)] format: String,
+    #[server(default)] headers: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/update",
@@ -139,9 +144,19 @@ pub async fn update_webhook(
                 description,
                 ordered,
                 format,
+                headers,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
-            super::ssr::update(&state.db, &state.wakeup, model, &draft, None, "active").await?;
+            super::ssr::update(
+                &state.db,
+                &state.secrets,
+                &state.wakeup,
+                model,
+                &draft,
+                None,
+                "active",
+            )
+            .await?;
             leptos_axum::redirect("/settings/webhooks");
             Ok(())
         },

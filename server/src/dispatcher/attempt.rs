@@ -20,6 +20,8 @@ pub const USER_AGENT: &str = concat!("SchedulingKit-Webhooks/", env!("CARGO_PKG_
 pub struct Prepared {
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
+    /// The webhook's custom headers, opened (recorded in the log as `***`).
+    pub custom_headers: Vec<(String, String)>,
     pub body: String,
     pub timeout: Duration,
     /// 1 for the delivery's first attempt.
@@ -37,6 +39,9 @@ pub struct OpenedSecrets {
     current: Result<SigningSecret, String>,
     /// The previous secret, while a rotation's overlap lasts.
     previous: Option<SigningSecret>,
+    /// The custom headers, opened, or why they cannot be (the attempt is then blocked rather
+    /// than sent without them).
+    custom: Result<Vec<(String, String)>, String>,
 }
 
 impl OpenedSecrets {
@@ -51,7 +56,20 @@ impl OpenedSecrets {
             .filter(|_| job.previous_secret_expires_at.is_some_and(|t| t > now_ms))
             .and_then(|sealed| secrets.open(sealed).ok())
             .and_then(|plain| SigningSecret::parse(&plain).ok());
-        OpenedSecrets { current, previous }
+        let custom = app::entities::webhook::stored_headers(job.headers.as_deref())
+            .into_iter()
+            .map(|(name, sealed)| {
+                secrets
+                    .open(&sealed)
+                    .map(|value| (name.clone(), value))
+                    .map_err(|e| format!("the custom header {name} does not open: {e}"))
+            })
+            .collect();
+        OpenedSecrets {
+            current,
+            previous,
+            custom,
+        }
     }
 }
 
@@ -91,6 +109,13 @@ pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms:
         headers.push(("x-webhook-signature-previous", seed_signature(prev, body)));
         standard.push(standard_signature(prev, &delivery_id, timestamp, body));
     }
+    let custom_headers = match &secrets.custom {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            blocked.get_or_insert_with(|| e.clone());
+            Vec::new()
+        }
+    };
     headers.push(("webhook-id", delivery_id));
     headers.push(("webhook-timestamp", timestamp.to_string()));
     headers.push(("webhook-signature", standard.join(" ")));
@@ -101,6 +126,7 @@ pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms:
     Prepared {
         url: job.url.clone(),
         headers,
+        custom_headers,
         body: rendered.unwrap_or_else(|| job.body.clone()),
         timeout: Duration::from_secs(job.timeout_secs.clamp(1, 300) as u64),
         number: job.attempt_count + 1,
@@ -169,6 +195,9 @@ pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> C
     for (name, value) in &p.headers {
         req = req.header(*name, value);
     }
+    for (name, value) in &p.custom_headers {
+        req = req.header(name.as_str(), value.as_str());
+    }
     let exchange = async {
         let resp = req.send().await?;
         let status = resp.status().as_u16();
@@ -217,10 +246,17 @@ pub fn handle(
     schedule: &RetrySchedule,
     started_at_ms: i64,
 ) -> AttemptOutcome {
+    // Custom header values are secrets: the log keeps their names only.
+    let mask = || serde_json::Value::String(app::domain::custom_headers::MASK.to_string());
     let request_headers = serde_json::to_string(
         &p.headers
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+            .chain(
+                p.custom_headers
+                    .iter()
+                    .map(|(k, _)| (k.to_ascii_lowercase(), mask())),
+            )
             .collect::<serde_json::Map<_, _>>(),
     )
     .unwrap_or_default();
@@ -333,6 +369,7 @@ mod tests {
             sequence: None,
             replay: false,
             format: "standard".into(),
+            headers: None,
         }
     }
 

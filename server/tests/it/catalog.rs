@@ -33,8 +33,16 @@ async fn the_catalog_lists_every_type_with_schema_and_example(app: TestApp) {
 
     // The page shows the same catalog to the signed-in owner.
     let user = app.user("catalog-page@example.com").await;
-    let page = user.get("/settings/event-types").await.text().await.unwrap();
-    assert!(page.contains("payment.refunded") && page.contains("JSON Schema"), "the page lists the types");
+    let page = user
+        .get("/settings/event-types")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("payment.refunded") && page.contains("JSON Schema"),
+        "the page lists the types"
+    );
 
     let anonymous = reqwest::Client::new()
         .get(format!("{}/api/v1/event-types", app.base))
@@ -54,19 +62,29 @@ async fn samples_are_the_last_real_events(app: TestApp) {
     assert_eq!(status, 200, "{body}");
     let list = body.as_array().unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0]["data"]["invitee"]["name"], "Jane Smith", "the example: {body}");
+    assert_eq!(
+        list[0]["data"]["invitee"]["name"], "Jane Smith",
+        "the example: {body}"
+    );
 
     let id = api.create_webhook(&rx.url("ok")).await;
     for n in 0..4 {
-        let (status, b) = api.publish("booking.created", json!({"id": n, "n": n})).await;
+        let (status, b) = api
+            .publish("booking.created", json!({"id": n, "n": n}))
+            .await;
         assert_eq!(status, 202, "{b}");
     }
     let (status, b) = api
-        .post(&format!("/api/v1/webhooks/{id}/test"), json!({"event": "booking.created"}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/test"),
+            json!({"event": "booking.created"}),
+        )
         .await;
     assert_eq!(status, 200, "{b}");
     let other = Api::new(&app, "samples-other@example.com").await;
-    let (status, _) = other.publish("booking.created", json!({"id": 99, "n": 99})).await;
+    let (status, _) = other
+        .publish("booking.created", json!({"id": 99, "n": 99}))
+        .await;
     assert_eq!(status, 202);
 
     let (status, body) = api.get("/api/v1/event-types/booking.created/samples").await;
@@ -81,9 +99,15 @@ async fn samples_are_the_last_real_events(app: TestApp) {
             e["data"]["n"].as_i64().unwrap()
         })
         .collect();
-    assert_eq!(ns, vec![3, 2, 1], "newest first, no test send, no other account's");
+    assert_eq!(
+        ns,
+        vec![3, 2, 1],
+        "newest first, no test send, no other account's"
+    );
 
-    let (status, err) = api.get("/api/v1/event-types/booking.exploded/samples").await;
+    let (status, err) = api
+        .get("/api/v1/event-types/booking.exploded/samples")
+        .await;
     assert_eq!(status, 404, "{err}");
     assert_eq!(err["error"]["code"], "unknown_event_type");
     app.stop().await;
@@ -114,23 +138,39 @@ async fn a_test_event_of_a_chosen_type(app: TestApp) {
     assert_eq!(status, 202, "{b}");
 
     let (status, t) = api
-        .post(&format!("/api/v1/webhooks/{id}/test"), json!({"event": "booking.cancelled"}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/test"),
+            json!({"event": "booking.cancelled"}),
+        )
         .await;
     assert_eq!(status, 200, "{t}");
-    assert_eq!(t["succeeded"], true, "the Slack stand-in accepts the test: {t}");
+    assert_eq!(
+        t["succeeded"], true,
+        "the Slack stand-in accepts the test: {t}"
+    );
     let got = rx.all();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].headers["x-webhook-event"], "booking.cancelled");
     let message: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert!(
-        message["text"].as_str().unwrap().starts_with("Booking cancelled: Jane Smith"),
+        message["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Booking cancelled: Jane Smith"),
         "{message}"
     );
-    let (_, detail) = api.get(&format!("/api/v1/deliveries/{}", t["delivery_id"].as_str().unwrap())).await;
+    let (_, detail) = api
+        .get(&format!(
+            "/api/v1/deliveries/{}",
+            t["delivery_id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(detail["event_type"], "booking.cancelled", "{detail}");
 
     let (_, scheduled) = api
-        .get(&format!("/api/v1/webhooks/{id}/deliveries?status=scheduled"))
+        .get(&format!(
+            "/api/v1/webhooks/{id}/deliveries?status=scheduled"
+        ))
         .await;
     assert_eq!(
         scheduled["data"].as_array().unwrap().len(),
@@ -140,7 +180,10 @@ async fn a_test_event_of_a_chosen_type(app: TestApp) {
 
     for bad in ["payment.failed", "booking.exploded"] {
         let (status, err) = api
-            .post(&format!("/api/v1/webhooks/{id}/test"), json!({"event": bad}))
+            .post(
+                &format!("/api/v1/webhooks/{id}/test"),
+                json!({"event": bad}),
+            )
             .await;
         assert_eq!(status, 422, "{bad}: {err}");
         assert!(err["error"]["fields"]["event"].is_string(), "{err}");
@@ -187,4 +230,7 @@ macro_rules! dispatching_tests {
     };
 }
 
-dispatching_tests!(samples_are_the_last_real_events, a_test_event_of_a_chosen_type);
+dispatching_tests!(
+    samples_are_the_last_real_events,
+    a_test_event_of_a_chosen_type
+);

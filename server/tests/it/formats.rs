@@ -41,7 +41,11 @@ async fn each_chat_format_is_accepted_and_signed(app: TestApp) {
         let (status, w) = create(&api, &rx.url(format), Some(format)).await;
         assert_eq!(status, 201, "{w}");
         assert_eq!(w["format"], format, "{w}");
-        hooks.push((format, w["id"].as_i64().unwrap(), w["secret"].as_str().unwrap().to_string()));
+        hooks.push((
+            format,
+            w["id"].as_i64().unwrap(),
+            w["secret"].as_str().unwrap().to_string(),
+        ));
     }
     let (status, plain) = create(&api, &rx.url("slack/plain"), Some("standard")).await;
     assert_eq!(status, 201, "{plain}");
@@ -76,7 +80,10 @@ async fn each_chat_format_is_accepted_and_signed(app: TestApp) {
                 .unwrap_or_else(|| panic!("{format}: {delivery_id} not received"));
             verify(r, secret);
             assert_eq!(r.headers["content-type"], "application/json");
-            assert_eq!(r.headers["x-webhook-event"], d["event_type"].as_str().unwrap());
+            assert_eq!(
+                r.headers["x-webhook-event"],
+                d["event_type"].as_str().unwrap()
+            );
             let (_, detail) = api.get(&format!("/api/v1/deliveries/{delivery_id}")).await;
             assert_eq!(
                 detail["body"].as_str().unwrap().as_bytes(),
@@ -87,7 +94,8 @@ async fn each_chat_format_is_accepted_and_signed(app: TestApp) {
     }
 
     // What the owner reads in each app, for the seed's booking.
-    let line = "New booking: Jane Smith — 30-min consultation, Mon 20 Jan 2025 14:00 (30 min, Zoom)";
+    let line =
+        "New booking: Jane Smith — 30-min consultation, Mon 20 Jan 2025 14:00 (30 min, Zoom)";
     let message_of = |format: &str, event: &str| -> Value {
         let r = at(&rx, format)
             .into_iter()
@@ -103,11 +111,16 @@ async fn each_chat_format_is_accepted_and_signed(app: TestApp) {
     );
     let teams = message_of("teams", "event.reminder");
     assert!(
-        teams["summary"].as_str().unwrap().starts_with("Reminder: Jane Smith — "),
+        teams["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Reminder: Jane Smith — "),
         "{teams}"
     );
 
-    let (_, list) = api.get(&format!("/api/v1/webhooks/{plain_id}/deliveries")).await;
+    let (_, list) = api
+        .get(&format!("/api/v1/webhooks/{plain_id}/deliveries"))
+        .await;
     let plain = list["data"].as_array().unwrap();
     assert_eq!(plain.len(), 3, "{list}");
     assert_eq!(at(&rx, "slack/plain").len(), 3);
@@ -126,14 +139,27 @@ async fn the_format_is_chosen_and_checked_in_the_api(app: TestApp) {
     let api = Api::new(&app, "fmt@example.com").await;
     let (status, err) = create(&api, &rx.url("ok"), Some("fax")).await;
     assert_eq!(status, 422, "{err}");
-    assert!(err["error"]["fields"]["format"].as_str().unwrap().contains("fax"), "{err}");
+    assert!(
+        err["error"]["fields"]["format"]
+            .as_str()
+            .unwrap()
+            .contains("fax"),
+        "{err}"
+    );
     let (_, list) = api.get("/api/v1/webhooks").await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 0, "nothing stored: {list}");
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored: {list}"
+    );
 
     for (url, want) in [
         ("https://hooks.slack.com/services/T0/B0/secret", "slack"),
         ("https://discord.com/api/webhooks/1/token", "discord"),
-        ("https://prod-1.westus.logic.azure.com/workflows/x/triggers/manual/paths/invoke", "teams"),
+        (
+            "https://prod-1.westus.logic.azure.com/workflows/x/triggers/manual/paths/invoke",
+            "teams",
+        ),
         ("https://crm.example.com/hooks", "standard"),
     ] {
         let (status, w) = create(&api, url, None).await;
@@ -145,7 +171,10 @@ async fn the_format_is_chosen_and_checked_in_the_api(app: TestApp) {
     assert_eq!(status, 201, "{w}");
     let id = w["id"].as_i64().unwrap();
     let (status, err) = api
-        .patch(&format!("/api/v1/webhooks/{id}"), json!({"format": "bogus", "name": "renamed"}))
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            json!({"format": "bogus", "name": "renamed"}),
+        )
         .await;
     assert_eq!(status, 422, "{err}");
     assert!(err["error"]["fields"]["format"].is_string(), "{err}");
@@ -163,7 +192,10 @@ async fn the_format_is_chosen_and_checked_in_the_api(app: TestApp) {
     assert_eq!(body["data"], booking(), "standard is the seed JSON");
 
     let (status, w) = api
-        .patch(&format!("/api/v1/webhooks/{id}"), json!({"format": "discord"}))
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            json!({"format": "discord"}),
+        )
         .await;
     assert_eq!(status, 200, "{w}");
     assert_eq!(w["format"], "discord");
@@ -195,7 +227,10 @@ async fn the_format_is_chosen_on_the_form(app: TestApp) {
     let errors = body["Invalid"]["errors"].as_array().unwrap();
     assert!(errors.iter().any(|e| e[0] == "format"), "{body}");
     let echo = body["Invalid"]["echo"].as_array().unwrap();
-    assert!(echo.iter().any(|e| e[0] == "format" && e[1] == "telex"), "{body}");
+    assert!(
+        echo.iter().any(|e| e[0] == "format" && e[1] == "telex"),
+        "{body}"
+    );
     let list: Value = user.call("webhooks/list", &[]).await.json().await.unwrap();
     assert_eq!(list, Value::Array(vec![]), "nothing stored");
 
@@ -218,7 +253,10 @@ async fn the_format_is_chosen_on_the_form(app: TestApp) {
         .text()
         .await
         .unwrap();
-    assert!(page.contains(r#"<option value="discord" selected"#), "the stored format is selected");
+    assert!(
+        page.contains(r#"<option value="discord" selected"#),
+        "the stored format is selected"
+    );
     app.stop().await;
 }
 
@@ -227,3 +265,133 @@ backend_tests!(
     the_format_is_chosen_and_checked_in_the_api,
     the_format_is_chosen_on_the_form,
 );
+
+/// Custom headers for a CRM that wants a bearer token: sent with every request; the value
+/// never appears in the API, the delivery log or the edit page's source; `***` keeps it on
+/// save; reserved names and more than 20 are refused naming `headers`, changing nothing;
+/// removing the header makes the CRM refuse (so the header is what got the request in).
+async fn custom_headers_reach_the_crm_and_stay_secret(app: TestApp) {
+    const TOKEN: &str = "tok-7f3a9c";
+    let rx = Receiver::start().await;
+    let api = Api::new(&app, "crm@example.com").await;
+    let (status, w) = api
+        .post(
+            "/api/v1/webhooks",
+            json!({"name": "CRM", "url": rx.url("crm"), "events": ["booking.created"],
+                "retry_attempts": 0, "headers": {"Authorization": format!("Bearer {TOKEN}")}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{w}");
+    assert_eq!(w["headers"], json!({"Authorization": "***"}));
+    assert!(
+        !w.to_string().contains(TOKEN),
+        "the answer hides the value: {w}"
+    );
+    let id = w["id"].as_i64().unwrap();
+
+    let (status, b) = api.publish("booking.created", booking()).await;
+    assert_eq!(status, 202, "{b}");
+    app.dispatcher.run_until_idle().await.unwrap();
+    let got = at(&rx, "crm");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].headers["authorization"], format!("Bearer {TOKEN}"));
+    let (_, list) = api.get(&format!("/api/v1/webhooks/{id}/deliveries")).await;
+    assert_eq!(list["data"][0]["status"], "succeeded", "{list}");
+    let delivery_id = list["data"][0]["id"].as_str().unwrap().to_string();
+    let (_, detail) = api.get(&format!("/api/v1/deliveries/{delivery_id}")).await;
+    assert_eq!(
+        detail["attempts"][0]["request_headers"]["authorization"], "***",
+        "{detail}"
+    );
+    assert!(
+        !detail.to_string().contains(TOKEN),
+        "the log hides the value"
+    );
+    let (_, all) = api.get("/api/v1/webhooks").await;
+    assert!(!all.to_string().contains(TOKEN));
+
+    let user = app.client();
+    let res = user
+        .call(
+            "auth/login",
+            &[
+                ("email", "crm@example.com"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    for page in [
+        format!("/settings/webhooks/{id}/edit"),
+        format!("/settings/webhooks/{id}/deliveries/{delivery_id}"),
+    ] {
+        let html = user.get(&page).await.text().await.unwrap();
+        assert!(
+            html.to_lowercase().contains("authorization"),
+            "{page} names the header"
+        );
+        if let Some(i) = html.find(TOKEN) {
+            panic!(
+                "{page} shows the value: {}",
+                &html[i.saturating_sub(300)..(i + 100).min(html.len())]
+            );
+        }
+    }
+
+    // Refused changes change nothing.
+    let too_many: serde_json::Map<String, Value> =
+        (0..21).map(|i| (format!("X-H{i}"), json!("v"))).collect();
+    for bad in [
+        json!({"Content-Type": "text/plain"}),
+        json!({"X-Webhook-Signature": "forged"}),
+        json!({"Bad Name": "x"}),
+        json!({"X-New": "***"}),
+        Value::Object(too_many),
+    ] {
+        let (status, err) = api
+            .patch(
+                &format!("/api/v1/webhooks/{id}"),
+                json!({"headers": bad, "name": "changed"}),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}: {err}");
+        assert!(err["error"]["fields"]["headers"].is_string(), "{err}");
+    }
+    // `***` keeps the stored value, also through an unrelated change.
+    let (status, w) = api
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            json!({"headers": {"Authorization": "***", "X-Source": "schedulingkit"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{w}");
+    assert_eq!(w["name"], "CRM", "the refused changes left the name alone");
+    let (status, _) = api
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            json!({"timeout_secs": 20}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    api.publish("booking.created", booking()).await;
+    app.dispatcher.run_until_idle().await.unwrap();
+    let got = at(&rx, "crm");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].headers["authorization"], format!("Bearer {TOKEN}"));
+    assert_eq!(got[1].headers["x-source"], "schedulingkit");
+
+    // Without the header the CRM refuses.
+    let (status, w) = api
+        .patch(&format!("/api/v1/webhooks/{id}"), json!({"headers": {}}))
+        .await;
+    assert_eq!(status, 200, "{w}");
+    assert_eq!(w["headers"], json!({}));
+    api.publish("booking.created", booking()).await;
+    app.dispatcher.run_until_idle().await.unwrap();
+    let (_, list) = api.get(&format!("/api/v1/webhooks/{id}/deliveries")).await;
+    assert_eq!(list["data"][0]["status"], "failed", "{list}");
+    assert_eq!(list["data"][0]["last_status_code"], 401, "{list}");
+    app.stop().await;
+}
+
+backend_tests!(custom_headers_reach_the_crm_and_stay_secret);

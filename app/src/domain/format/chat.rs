@@ -117,14 +117,20 @@ mod tests {
     fn slack_has_text_and_escapes_mrkdwn() {
         let v = render(WebhookFormat::Slack);
         let text = v["text"].as_str().unwrap();
-        assert!(text.starts_with("New booking: Jane &lt;b&gt; &amp; Co — "), "{text}");
+        assert!(
+            text.starts_with("New booking: Jane &lt;b&gt; &amp; Co — "),
+            "{text}"
+        );
         assert_eq!(v["blocks"][1]["elements"][0]["url"], "https://zoom.us/j/1");
     }
 
     #[test]
     fn discord_has_content_and_an_embed() {
         let v = render(WebhookFormat::Discord);
-        assert!(v["content"].as_str().unwrap().starts_with("New booking: Jane <b> & Co"));
+        assert!(v["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("New booking: Jane <b> & Co"));
         assert_eq!(v["embeds"][0]["url"], "https://zoom.us/j/1");
         assert_eq!(v["embeds"][0]["timestamp"], "2025-01-15T10:30:00Z");
     }

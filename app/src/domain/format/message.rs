@@ -163,12 +163,17 @@ impl Message {
             summary.push_str(&format!(" — {r}"));
         }
         if event_type == "webhook.test" {
-            summary = format!("Test event from SchedulingKit: this webhook is set up correctly. {summary}");
+            summary = format!(
+                "Test event from SchedulingKit: this webhook is set up correctly. {summary}"
+            );
         }
 
         let facts: Vec<(&'static str, String)> = [
             ("Invitee", who),
-            ("E-mail", email.filter(|_| at(data, &["invitee", "name"]).is_some())),
+            (
+                "E-mail",
+                email.filter(|_| at(data, &["invitee", "name"]).is_some()),
+            ),
             ("Event type", what),
             ("When", when),
             ("Duration", duration),
@@ -207,12 +212,17 @@ mod tests {
         );
         assert_eq!(m.link.as_deref(), Some("https://zoom.us/j/123"));
         assert_eq!(m.timestamp.as_deref(), Some("2025-01-15T10:30:00Z"));
-        assert!(m.facts.contains(&("E-mail", "jane@example.com".to_string())));
+        assert!(m
+            .facts
+            .contains(&("E-mail", "jane@example.com".to_string())));
     }
 
     #[test]
     fn each_type_has_its_own_title_and_missing_fields_are_left_out() {
-        let m = Message::from_body("booking.cancelled", r#"{"data":{"invitee":{"name":"Ann"}}}"#);
+        let m = Message::from_body(
+            "booking.cancelled",
+            r#"{"data":{"invitee":{"name":"Ann"}}}"#,
+        );
         assert_eq!(m.summary, "Booking cancelled: Ann");
         let m = Message::from_body(
             "payment.completed",
@@ -226,7 +236,10 @@ mod tests {
 
     #[test]
     fn only_web_links_are_linked() {
-        let m = Message::from_body("event.created", r#"{"data":{"meeting_link":"javascript:alert(1)"}}"#);
+        let m = Message::from_body(
+            "event.created",
+            r#"{"data":{"meeting_link":"javascript:alert(1)"}}"#,
+        );
         assert!(m.link.is_none());
     }
 

@@ -166,6 +166,9 @@ mod tests {
     #[test]
     fn standard_is_the_stored_body_byte_for_byte() {
         let body = "{\"event\":\"booking.created\",\"timestamp\":\"2025-01-15T10:30:00Z\",\"data\":{ \"id\" : 1 }}";
-        assert_eq!(WebhookFormat::Standard.render("booking.created", body), body);
+        assert_eq!(
+            WebhookFormat::Standard.render("booking.created", body),
+            body
+        );
     }
 }

@@ -39,6 +39,8 @@ pub struct Job {
     pub replay: bool,
     /// The webhook's format (`domain::WebhookFormat`): the shape the body is sent in.
     pub format: String,
+    /// The webhook's custom headers as stored (`[name, sealed value]` JSON), if any.
+    pub headers: Option<String>,
 }
 
 impl Job {
@@ -187,7 +189,7 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
         "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.webhook_id, \
            d.event_type, e.body, e.created_at AS event_created_at, w.url, w.secret, \
            w.previous_secret, w.previous_secret_expires_at, w.timeout_secs, w.retry_attempts, \
-           d.manual, d.replay, d.key, d.sequence, w.format \
+           d.manual, d.replay, d.key, d.sequence, w.format, w.headers \
          FROM deliveries d \
          JOIN events e ON e.id = d.event_id \
          JOIN webhooks w ON w.id = d.webhook_id \

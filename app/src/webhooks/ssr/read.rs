@@ -44,6 +44,7 @@ pub async fn detail(
         scheduled,
         ordered: model.ordered,
         format: model.format.clone(),
+        header_names: model.header_names(),
         held_count,
         disabled_at: model.disabled_at,
         disabled_reason: model.disabled_reason.clone(),

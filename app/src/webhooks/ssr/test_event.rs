@@ -28,7 +28,9 @@ pub fn test_event_type(
     } else {
         Err(AppError::field(
             "event",
-            format!("This webhook is not subscribed to {t}: subscribe it first, or send webhook.test."),
+            format!(
+                "This webhook is not subscribed to {t}: subscribe it first, or send webhook.test."
+            ),
         ))
     }
 }

@@ -16,6 +16,20 @@ pub const MAX_WEBHOOKS_PER_ACCOUNT: u64 = 100;
 /// After a rotation, the previous secret keeps signing this long.
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 
+/// The stored form of a draft's custom headers (`webhook::Model::headers`): new values sealed,
+/// kept ones copied as stored; `None` for no headers.
+fn sealed_headers(
+    secrets: &SecretBox,
+    draft: &WebhookDraft,
+    stored: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    let stored = webhook::stored_headers(stored);
+    let sealed =
+        crate::domain::custom_headers::resolve(&draft.headers, &stored, |v| secrets.seal(v))
+            .map_err(|e| AppError::field("headers", e))?;
+    Ok((!sealed.is_empty()).then(|| serde_json::to_string(&sealed).unwrap_or_default()))
+}
+
 pub async fn create(
     db: &DatabaseConnection,
     secrets: &SecretBox,
@@ -29,6 +43,7 @@ pub async fn create(
         )));
     }
     let now = now_ms();
+    let headers = sealed_headers(secrets, draft, None)?;
     let model = webhook::NewWebhook {
         account_id,
         name: draft.name.clone(),
@@ -41,6 +56,7 @@ pub async fn create(
         sealed_secret: secrets.seal(SigningSecret::generate().expose()),
         ordered: draft.ordered,
         format: draft.format.as_str().to_string(),
+        headers,
         alerts: false,
     }
     .into_active(now)
@@ -55,12 +71,14 @@ pub async fn create(
 /// `choice_field` (the API's `held`, the form's `active`).
 pub async fn update(
     db: &DatabaseConnection,
+    secrets: &SecretBox,
     wakeup: &Wakeup,
     model: webhook::Model,
     draft: &WebhookDraft,
     held: Option<HeldChoice>,
     choice_field: &str,
 ) -> Result<webhook::Model, AppError> {
+    let headers = sealed_headers(secrets, draft, model.headers.as_deref())?;
     let switching_on = draft.active && !model.active;
     let reorder = model.ordered != draft.ordered;
     let webhook_id = model.id;
@@ -69,6 +87,7 @@ pub async fn update(
     let mut active: webhook::ActiveModel = model.into();
     active.ordered = Set(draft.ordered);
     active.format = Set(draft.format.as_str().to_string());
+    active.headers = Set(headers);
     active.name = Set(draft.name.clone());
     active.url = Set(draft.url.as_str().to_string());
     active.description = Set(draft.description.clone());

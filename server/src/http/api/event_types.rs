@@ -41,9 +41,8 @@ pub async fn samples(
     account: ApiAccount,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let t = EventType::parse(&name).map_err(|e| {
-        ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_event_type", e)
-    })?;
+    let t = EventType::parse(&name)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_event_type", e))?;
     Ok(Json(
         app::event_types::samples::samples(&state.db, account.account_id, t).await?,
     ))

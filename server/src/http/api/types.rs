@@ -82,6 +82,10 @@ pub struct Webhook {
     /// (a readable message for that app's incoming webhook).
     #[schema(example = "standard")]
     pub format: String,
+    /// Custom headers sent with every request: the names, each value shown as `***` (values
+    /// are secrets and are never returned).
+    #[schema(example = json!({"Authorization": "***"}))]
+    pub headers: BTreeMap<String, String>,
     /// RFC 3339.
     pub created_at: String,
     /// Why the webhook was paused automatically, while it is.
@@ -102,6 +106,11 @@ impl Webhook {
         secret: Option<String>,
         held_count: i64,
     ) -> Webhook {
+        let headers = m
+            .header_names()
+            .into_iter()
+            .map(|n| (n, app::domain::custom_headers::MASK.to_string()))
+            .collect();
         Webhook {
             held_count,
             events: app::webhooks::ssr::event_names(&m),
@@ -115,6 +124,7 @@ impl Webhook {
             retry_attempts: m.retry_attempts,
             description: m.description,
             ordered: m.ordered,
+            headers,
             format: m.format,
             created_at: rfc3339(m.created_at),
         }
@@ -147,6 +157,11 @@ pub struct CreateWebhook {
     /// Slack, Discord or Microsoft Teams incoming-webhook address, else `standard`.
     #[schema(example = "slack")]
     pub format: Option<String>,
+    /// Custom headers, name → value (at most 20; Content-Type, Content-Length, Host,
+    /// User-Agent, hop-by-hop and `X-Webhook-*` / `Webhook-*` names are refused). Values are
+    /// sealed at rest and shown as `***`.
+    #[schema(example = json!({"Authorization": "Bearer crm-token"}))]
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 /// Changes to a webhook: only the fields given change.
@@ -164,6 +179,10 @@ pub struct UpdateWebhook {
     /// `standard`, `slack`, `discord` or `teams`.
     #[schema(example = "discord")]
     pub format: Option<String>,
+    /// Replaces the whole set of custom headers (`{}` removes them all); a value of `***`
+    /// keeps that header's stored value. Omitted: unchanged.
+    #[schema(example = json!({"Authorization": "***", "X-Api-Key": "new-key"}))]
+    pub headers: Option<BTreeMap<String, String>>,
     /// With `active: true` on a paused webhook that holds deliveries (`held_count` > 0),
     /// required: `send` (they are sent, in publish order) or `discard` (they are deleted).
     /// Missing then: `422 validation_failed` naming `held`, and nothing changes.

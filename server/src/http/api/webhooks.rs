@@ -7,14 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use std::collections::BTreeMap;
 
 use super::auth::ApiAccount;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::types::{
     CreateWebhook, ErrorBody, ReplayRequest, ReplayResult, Secret, TestRequest, TestResult,
-    UpdateWebhook,
-    Webhook, WebhookList,
+    UpdateWebhook, Webhook, WebhookList,
 };
 
 /// An id from the path; anything that is not one of the account's webhooks is a 404.
@@ -38,7 +38,25 @@ fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
         description: m.description.clone(),
         ordered: m.ordered,
         format: m.format.clone(),
+        headers: app::domain::custom_headers::masked_text(&m.header_names()),
     }
+}
+
+/// The API's header object as the form's text, one `Name: value` per line; a value on more
+/// than one line is refused here (it would split into lines).
+fn headers_text(headers: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let mut lines = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        if name.contains(['\r', '\n', ':']) || value.contains(['\r', '\n']) {
+            return Err(app::error::AppError::field(
+                "headers",
+                "Header names and values are one line each (and names have no colon).",
+            )
+            .into());
+        }
+        lines.push(format!("{name}: {value}"));
+    }
+    Ok(lines.join("\n"))
 }
 
 async fn parse(input: &WebhookInput, state: &AppState) -> Result<WebhookDraft, ApiError> {
@@ -82,6 +100,10 @@ pub async fn create(
             .as_str()
             .to_string()
     });
+    let headers = match &body.headers {
+        Some(h) => headers_text(h)?,
+        None => String::new(),
+    };
     let input = WebhookInput {
         name: body.name,
         url: body.url,
@@ -95,6 +117,7 @@ pub async fn create(
         description: body.description.unwrap_or_default(),
         ordered: body.ordered.unwrap_or(false),
         format,
+        headers,
     };
     let draft = parse(&input, &state).await?;
     let model = hooks::create(&state.db, &state.secrets, account.account_id, &draft).await?;
@@ -160,6 +183,9 @@ pub async fn update(
     if let Some(v) = body.format {
         input.format = v;
     }
+    if let Some(h) = &body.headers {
+        input.headers = headers_text(h)?;
+    }
     let held =
         match body.held.as_deref() {
             None => None,
@@ -169,7 +195,16 @@ pub async fn update(
         };
     let draft = parse(&input, &state).await?;
     let reenabled = body.active == Some(true);
-    let mut model = hooks::update(&state.db, &state.wakeup, model, &draft, held, "held").await?;
+    let mut model = hooks::update(
+        &state.db,
+        &state.secrets,
+        &state.wakeup,
+        model,
+        &draft,
+        held,
+        "held",
+    )
+    .await?;
     if reenabled && model.disabled_at.is_some() {
         model = hooks::enable(&state.db, &state.wakeup, model, held).await?;
     }

@@ -58,7 +58,8 @@ impl Receiver {
 /// headers of 4 KB), `html` (a script tag); and stand-ins for the chat apps, checking what each
 /// documents it accepts: `slack` and `slack/…` (400 `no_text` without a non-empty `text`, else 200 `ok`),
 /// `discord` (400 code 50006 without `content` or `embeds`, else 204), `teams` (400 unless a
-/// `message` with an adaptive-card attachment, else 202).
+/// `message` with an adaptive-card attachment, else 202); `crm`, a CRM API that wants
+/// `Authorization: Bearer tok-7f3a9c` (401 otherwise) and a JSON body with `event` (422 otherwise).
 async fn handle(
     State(r): State<Receiver>,
     Path(path): Path<String>,
@@ -144,6 +145,7 @@ async fn handle(
             res
         }
         ["slack", ..] => slack(&body),
+        ["crm"] => crm(&headers, &body),
         ["discord"] => discord(&body),
         ["teams"] => teams(&body),
         ["html"] => (
@@ -168,7 +170,9 @@ fn non_empty_str(v: &serde_json::Value) -> bool {
 fn slack(body: &[u8]) -> Response {
     match json_of(body) {
         None => (StatusCode::BAD_REQUEST, "invalid_payload").into_response(),
-        Some(v) if !non_empty_str(&v["text"]) => (StatusCode::BAD_REQUEST, "no_text").into_response(),
+        Some(v) if !non_empty_str(&v["text"]) => {
+            (StatusCode::BAD_REQUEST, "no_text").into_response()
+        }
         Some(_) => (StatusCode::OK, "ok").into_response(),
     }
 }
@@ -197,11 +201,34 @@ fn teams(body: &[u8]) -> Response {
         v["type"] == "message"
             && a["contentType"] == "application/vnd.microsoft.card.adaptive"
             && a["content"]["type"] == "AdaptiveCard"
-            && a["content"]["body"].as_array().is_some_and(|b| !b.is_empty())
+            && a["content"]["body"]
+                .as_array()
+                .is_some_and(|b| !b.is_empty())
     });
     if ok {
         StatusCode::ACCEPTED.into_response()
     } else {
-        (StatusCode::BAD_REQUEST, "The request body is not an adaptive card message.").into_response()
+        (
+            StatusCode::BAD_REQUEST,
+            "The request body is not an adaptive card message.",
+        )
+            .into_response()
+    }
+}
+
+/// A CRM's API: a bearer token, and a JSON body it can map fields from.
+fn crm(headers: &HeaderMap, body: &[u8]) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != "Bearer tok-7f3a9c" {
+        return (StatusCode::UNAUTHORIZED, r#"{"error":"invalid_token"}"#).into_response();
+    }
+    match json_of(body) {
+        Some(v) if v["event"].is_string() => {
+            (StatusCode::CREATED, r#"{"id":"crm-1"}"#).into_response()
+        }
+        _ => (StatusCode::UNPROCESSABLE_ENTITY, r#"{"error":"no event"}"#).into_response(),
     }
 }
