@@ -5,6 +5,7 @@ use super::{
     list_api_keys, take_new_api_key, ApiKeySummary, CreateApiKey, NewApiKey, RevokeApiKey,
 };
 use crate::components::{errors_of, format_time, ErrorNotice, FieldError, FormError};
+use crate::domain::ApiScope;
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
@@ -42,6 +43,24 @@ pub fn ApiKeysPage() -> impl IntoView {
                     <button type="submit" class="primary">"Create key"</button>
                 </div>
                 <FieldError errors=errors field="name"/>
+                <fieldset class="event-group key-scopes">
+                    <legend>"Scopes: what the key may do"</legend>
+                    {ApiScope::ALL
+                        .into_iter()
+                        .map(|s| {
+                            view! {
+                                <label class="event">
+                                    <input type="checkbox" name="scopes[]" value=s.as_str() checked=true/>
+                                    <span class="event-text">
+                                        <code>{s.as_str()}</code>
+                                        <span class="event-desc">{s.description()}</span>
+                                    </span>
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
+                <FieldError errors=errors field="scopes"/>
             </ActionForm>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -71,6 +90,9 @@ fn NewKeyNotice(key: NewApiKey) -> impl IntoView {
         <div class="notice success" role="status">
             <p><strong>"Copy your new key “" {key.name} "” now."</strong>" It will not be shown again."</p>
             <code class="secret" data-testid="new-api-key">{key.key}</code>
+            <p class="small">"Scopes: "
+                {key.scopes.iter().map(|s| view! { <code>{s.as_str()}</code> " " }).collect_view()}
+            </p>
         </div>
     }
 }
@@ -83,6 +105,7 @@ fn KeyTable(list: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> imp
                 <tr>
                     <th scope="col">"Name"</th>
                     <th scope="col">"Key"</th>
+                    <th scope="col">"Scopes"</th>
                     <th scope="col">"Created"</th>
                     <th scope="col">"Last used"</th>
                     <th scope="col">"Status"</th>
@@ -97,6 +120,12 @@ fn KeyTable(list: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> imp
                             <tr>
                                 <td>{k.name}</td>
                                 <td><code>{k.prefix} "…"</code></td>
+                                <td class="key-scopes">
+                                    {k.scopes
+                                        .iter()
+                                        .map(|s| view! { <code>{s.as_str()}</code> " " })
+                                        .collect_view()}
+                                </td>
                                 <td>{format_time(k.created_at)}</td>
                                 <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "Never".into())}</td>
                                 <td>

@@ -5,6 +5,7 @@
 //! catalogue); signing and secret generation are server-only.
 
 mod account_input;
+mod api_scope;
 mod event_type;
 mod field_errors;
 mod ids;
@@ -20,6 +21,7 @@ pub mod signature_check;
 pub mod signing;
 
 pub use account_input::{Email, Password};
+pub use api_scope::{ApiScope, ApiScopes};
 pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
 pub use ids::{AccountId, ApiKeyId, IncidentId, UserId, WebhookId};
