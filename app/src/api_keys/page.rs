@@ -40,10 +40,9 @@ pub fn ApiKeysPage() -> impl IntoView {
                 <div class="field inline-form">
                     <label for="key-name">"Name"</label>
                     <input id="key-name" name="name" type="text" maxlength="100" placeholder="Production booking app"/>
-                    <button type="submit" class="primary">"Create key"</button>
                 </div>
                 <FieldError errors=errors field="name"/>
-                <fieldset class="event-group key-scopes">
+                <fieldset class="event-group key-scopes" aria-describedby="scopes-error">
                     <legend>"Scopes: what the key may do"</legend>
                     {ApiScope::ALL
                         .into_iter()
@@ -61,6 +60,9 @@ pub fn ApiKeysPage() -> impl IntoView {
                         .collect_view()}
                 </fieldset>
                 <FieldError errors=errors field="scopes"/>
+                <div class="actions compact">
+                    <button type="submit" class="primary">"Create key"</button>
+                </div>
             </ActionForm>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
