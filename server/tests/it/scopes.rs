@@ -553,7 +553,9 @@ async fn the_page_chooses_scopes_without_javascript(app: TestApp) {
     let key = api_key::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert_eq!(key.scopes.as_deref(), Some("webhooks:read,deliveries:read"));
     let html = user.get("/settings/api-keys").await.text().await.unwrap();
-    let row = &html[html.find("Reader").expect("the key is listed")..];
+    // The list's row (the notice above it shows the new key's scopes too).
+    let table = &html[html.find("<tbody").expect("the list")..];
+    let row = &table[table.find("Reader").expect("the key is listed")..];
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(
         row.contains("<code>webhooks:read</code>")
