@@ -11,6 +11,8 @@ TOOLS_DIR ?= $(HOME)/.cache/schedulingkit-webhooks-tools
 CARGO_LEPTOS_VERSION := 0.3.10
 BINARYEN_VERSION := 123.0.0
 SCHEMATHESIS_VERSION := 4.32.5
+# The stock OpenAPI validator the served document is checked with (`make api-fuzz`).
+OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
 # The stock Standard Webhooks library the README's snippets are tested with.
 STANDARDWEBHOOKS_VERSION := 1.1.0
 # The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock.
@@ -30,7 +32,7 @@ RUN_ADDR ?= 127.0.0.1:3000
 BIN := schedulingkit-webhooks
 
 .PHONY: run test tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium e2e-deps \
-        schemathesis verify-deps lint unit e2e api-fuzz bench clean
+        schemathesis openapi-spec-validator verify-deps lint unit e2e api-fuzz bench clean
 
 ## make run: build in release mode, migrate ./data/schedulingkit-webhooks.db, serve on RUN_ADDR.
 run: tools
@@ -68,10 +70,12 @@ e2e: tools e2e-deps
 	./target/release/$(BIN) precompress target/site/pkg
 	cd end2end && SKW_E2E_BIN="$(CURDIR)/target/release/$(BIN)" npx playwright test
 
-## The JSON API fuzzed from its OpenAPI document (schemathesis, a bounded number of examples)
-## against the server `make e2e` built.
-api-fuzz: schemathesis
-	ST="$(TOOLS_DIR)/venv/bin/st" bash end2end/api-fuzz.sh
+## The served OpenAPI document checked by openapi-spec-validator, then the JSON API fuzzed from
+## it (schemathesis, a bounded number of examples) against the server `make e2e` built.
+api-fuzz: schemathesis openapi-spec-validator
+	ST="$(TOOLS_DIR)/venv/bin/st" \
+	  OPENAPI_SPEC_VALIDATOR="$(TOOLS_DIR)/spec-venv/bin/openapi-spec-validator" \
+	  bash end2end/api-fuzz.sh
 
 ## make bench: the dispatcher's throughput, latency and isolation (release build; prints a row
 ## per scenario and a JSON line). DATABASE_URL=postgres://… for PostgreSQL, SKW_BENCH_ONLY=a,b to
@@ -117,6 +121,14 @@ schemathesis:
 	  echo "Installing schemathesis $(SCHEMATHESIS_VERSION) into $(TOOLS_DIR)/venv"; \
 	  python3 -m venv "$(TOOLS_DIR)/venv"; \
 	  "$(TOOLS_DIR)/venv/bin/pip" install --quiet "schemathesis==$(SCHEMATHESIS_VERSION)"; \
+	fi
+
+# A venv of its own, so that its pins and schemathesis' never have to agree.
+openapi-spec-validator:
+	@if ! "$(TOOLS_DIR)/spec-venv/bin/python" -c "import importlib.metadata as m; assert m.version('openapi-spec-validator') == '$(OPENAPI_SPEC_VALIDATOR_VERSION)'" 2>/dev/null; then \
+	  echo "Installing openapi-spec-validator $(OPENAPI_SPEC_VALIDATOR_VERSION) into $(TOOLS_DIR)/spec-venv"; \
+	  python3 -m venv "$(TOOLS_DIR)/spec-venv"; \
+	  "$(TOOLS_DIR)/spec-venv/bin/pip" install --quiet "openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)"; \
 	fi
 
 # A venv with the standardwebhooks package, for the test that runs the README's snippets.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Fuzzes the JSON API from its own OpenAPI document with schemathesis: a freshly built server on
-# a throw-away database, a real account and API key, a bounded number of generated requests.
+# Checks the served OpenAPI document with the stock openapi-spec-validator, then fuzzes the JSON
+# API from it with schemathesis: a freshly built server on a throw-away database, a real account
+# and API key (every scope), a bounded number of generated requests.
 # Fails on any 5xx, on a response that does not match its documented schema, and on a 4xx that is
 # not the JSON error shape {"error": {"code", "message"}} (end2end/schemathesis_hooks.py).
 set -euo pipefail
 cd "$(dirname "$0")"
 BIN=${SKW_E2E_BIN:-../target/debug/schedulingkit-webhooks}
 ST=${ST:-st}
+OPENAPI_SPEC_VALIDATOR=${OPENAPI_SPEC_VALIDATOR:-openapi-spec-validator}
 EXAMPLES=${SKW_FUZZ_EXAMPLES:-40}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -18,6 +20,9 @@ SKW_RESOLVE_ON_SAVE=false "$BIN" serve --addr 127.0.0.1:0 > "$dir/out" &
 pid=$!
 for _ in $(seq 1 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done
 base=$(awk '/listening/ {print $NF}' "$dir/out")
+# The document as served, by the stock validator (unique operationIds, valid references, …).
+curl -sf "$base/api/v1/openapi.json" -o "$dir/openapi.json"
+"$OPENAPI_SPEC_VALIDATOR" "$dir/openapi.json"
 # Something to find: one webhook and one event.
 curl -sf -X POST "$base/api/v1/webhooks" -H "Authorization: Bearer $key" -H 'content-type: application/json' \
   -d '{"name":"fuzz","url":"https://hooks.example.com/in","events":["booking.created"]}' >/dev/null

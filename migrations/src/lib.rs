@@ -14,6 +14,7 @@ mod m20261202_000006_scheduled_and_ordered;
 mod m20261202_000007_held_and_alerts;
 mod m20261203_000008_alerts;
 mod m20261203_000009_formats;
+mod m20261203_000010_api_key_scopes;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_held_and_alerts::Migration),
             Box::new(m20261203_000008_alerts::Migration),
             Box::new(m20261203_000009_formats::Migration),
+            Box::new(m20261203_000010_api_key_scopes::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! The scripted-setup commands: `account create` and `api-key create`.
 
-use app::domain::{Email, Password};
+use app::domain::{ApiScope, ApiScopes, Email, Password};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 /// Creates an account; the password comes from `password_line` (stdin's first line).
@@ -23,11 +23,13 @@ pub async fn create_account(
     }
 }
 
-/// Creates an API key for the account of the user with this e-mail; returns the key.
+/// Creates an API key for the account of the user with this e-mail, with these scopes (none:
+/// every scope); returns the key.
 pub async fn create_api_key(
     db: &DatabaseConnection,
     email: &str,
     name: &str,
+    scopes: &[ApiScope],
 ) -> Result<String, String> {
     let email = Email::parse(email)?;
     let user = app::entities::user::Entity::find()
@@ -37,7 +39,12 @@ pub async fn create_api_key(
         .map_err(|e| format!("database error: {e}"))?
         .ok_or_else(|| format!("no account with the e-mail {}", email.as_str()))?;
     let name = app::api_keys::ssr::parse_name(name)?;
-    let key = app::api_keys::ssr::create(db, user.account_id, &name)
+    let scopes = if scopes.is_empty() {
+        ApiScopes::all()
+    } else {
+        ApiScopes::of(scopes.iter().copied())
+    };
+    let key = app::api_keys::ssr::create(db, user.account_id, &name, scopes)
         .await
         .map_err(|e| format!("database error: {e}"))?;
     Ok(key.key)

@@ -137,7 +137,15 @@ pub enum ApiKeyCommand {
         account: String,
         #[arg(long, default_value = "CLI")]
         name: String,
+        /// A scope of the key (repeat for several): events:publish, webhooks:read,
+        /// webhooks:write, deliveries:read, deliveries:write. None given: every scope.
+        #[arg(long = "scope", value_name = "SCOPE", value_parser = parse_scope)]
+        scopes: Vec<app::domain::ApiScope>,
     },
+}
+
+fn parse_scope(name: &str) -> Result<app::domain::ApiScope, String> {
+    app::domain::ApiScope::parse(name)
 }
 
 /// What a `serve` process does.

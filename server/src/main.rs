@@ -74,9 +74,11 @@ async fn run(cli: Cli) -> ExitCode {
             }
             report(server::cli::create_account(&db, &email, &line).await)
         }
-        Command::ApiKey(ApiKeyCommand::Create { account, name }) => {
-            report(server::cli::create_api_key(&db, &account, &name).await)
-        }
+        Command::ApiKey(ApiKeyCommand::Create {
+            account,
+            name,
+            scopes,
+        }) => report(server::cli::create_api_key(&db, &account, &name, &scopes).await),
         Command::Serve(args) => serve(db, *args).await,
     }
 }

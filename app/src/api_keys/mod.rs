@@ -20,6 +20,8 @@ pub struct ApiKeySummary {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// What the key may do (every scope for a key from before scopes).
+    pub scopes: Vec<crate::domain::ApiScope>,
 }
 
 /// A key just created: the only time its full value is available.
@@ -28,6 +30,7 @@ pub struct NewApiKey {
     pub id: crate::domain::ApiKeyId,
     pub name: String,
     pub key: String,
+    pub scopes: Vec<crate::domain::ApiScope>,
 }
 
 #[server(prefix = "/fn", endpoint = "api-keys/list")]
@@ -43,12 +46,25 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, AppError> {
 }
 
 #[server(prefix = "/fn", endpoint = "api-keys/create")]
-pub async fn create_api_key(#[server(default)] name: String) -> Result<NewApiKey, AppError> {
+pub async fn create_api_key(
+    #[server(default)] name: String,
+    // The ticked scope checkboxes (`scopes[]`); none ticked is refused.
+    #[server(default)] scopes: Vec<String>,
+) -> Result<NewApiKey, AppError> {
     crate::request::as_user(
         "api-keys/create",
         |crate::request::UserRequest { user, state }| async move {
-            let name = ssr::parse_name(&name).map_err(|e| AppError::field("name", e))?;
-            let created = ssr::create(&state.db, user.account_id, &name).await?;
+            let mut errors = crate::domain::FieldErrors::default();
+            let name = ssr::parse_name(&name)
+                .map_err(|e| errors.add("name", e))
+                .ok();
+            let scopes = crate::domain::ApiScopes::parse(&scopes)
+                .map_err(|e| errors.add("scopes", e))
+                .ok();
+            let (Some(name), Some(scopes)) = (name, scopes) else {
+                return Err(AppError::Invalid(errors));
+            };
+            let created = ssr::create(&state.db, user.account_id, &name, scopes).await?;
             if crate::request::wants_html() {
                 // Without JavaScript the page is reloaded: hand the key over through the
                 // session, sealed, once.

@@ -5,6 +5,7 @@ use super::{
     list_api_keys, take_new_api_key, ApiKeySummary, CreateApiKey, NewApiKey, RevokeApiKey,
 };
 use crate::components::{errors_of, format_time, ErrorNotice, FieldError, FormError};
+use crate::domain::ApiScope;
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
@@ -39,9 +40,29 @@ pub fn ApiKeysPage() -> impl IntoView {
                 <div class="field inline-form">
                     <label for="key-name">"Name"</label>
                     <input id="key-name" name="name" type="text" maxlength="100" placeholder="Production booking app"/>
-                    <button type="submit" class="primary">"Create key"</button>
                 </div>
                 <FieldError errors=errors field="name"/>
+                <fieldset class="event-group key-scopes" aria-describedby="scopes-error">
+                    <legend>"Scopes: what the key may do"</legend>
+                    {ApiScope::ALL
+                        .into_iter()
+                        .map(|s| {
+                            view! {
+                                <label class="event">
+                                    <input type="checkbox" name="scopes[]" value=s.as_str() checked=true/>
+                                    <span class="event-text">
+                                        <code>{s.as_str()}</code>
+                                        <span class="event-desc">{s.description()}</span>
+                                    </span>
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
+                <FieldError errors=errors field="scopes"/>
+                <div class="actions compact">
+                    <button type="submit" class="primary">"Create key"</button>
+                </div>
             </ActionForm>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -71,6 +92,9 @@ fn NewKeyNotice(key: NewApiKey) -> impl IntoView {
         <div class="notice success" role="status">
             <p><strong>"Copy your new key “" {key.name} "” now."</strong>" It will not be shown again."</p>
             <code class="secret" data-testid="new-api-key">{key.key}</code>
+            <p class="small">"Scopes: "
+                {key.scopes.iter().map(|s| view! { <code>{s.as_str()}</code> " " }).collect_view()}
+            </p>
         </div>
     }
 }
@@ -83,6 +107,7 @@ fn KeyTable(list: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> imp
                 <tr>
                     <th scope="col">"Name"</th>
                     <th scope="col">"Key"</th>
+                    <th scope="col">"Scopes"</th>
                     <th scope="col">"Created"</th>
                     <th scope="col">"Last used"</th>
                     <th scope="col">"Status"</th>
@@ -97,6 +122,12 @@ fn KeyTable(list: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> imp
                             <tr>
                                 <td>{k.name}</td>
                                 <td><code>{k.prefix} "…"</code></td>
+                                <td class="key-scopes">
+                                    {k.scopes
+                                        .iter()
+                                        .map(|s| view! { <code>{s.as_str()}</code> " " })
+                                        .collect_view()}
+                                </td>
                                 <td>{format_time(k.created_at)}</td>
                                 <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "Never".into())}</td>
                                 <td>

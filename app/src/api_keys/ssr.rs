@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use sha2::{Digest, Sha256};
 
 use super::{ApiKeySummary, NewApiKey};
-use crate::domain::{AccountId, ApiKeyId};
+use crate::domain::{AccountId, ApiKeyId, ApiScopes};
 use crate::entities::{api_key, now_ms};
 use crate::error::AppError;
 
@@ -40,6 +40,7 @@ pub async fn create(
     db: &DatabaseConnection,
     account_id: AccountId,
     name: &str,
+    scopes: ApiScopes,
 ) -> Result<NewApiKey, DbErr> {
     let key = generate_key();
     let res = api_key::Entity::insert(api_key::ActiveModel {
@@ -51,6 +52,7 @@ pub async fn create(
         created_at: Set(now_ms()),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        scopes: Set(Some(scopes.to_stored())),
     })
     .exec(db)
     .await?;
@@ -58,6 +60,7 @@ pub async fn create(
         id: res.last_insert_id,
         name: name.to_string(),
         key,
+        scopes: scopes.iter().collect(),
     })
 }
 
@@ -106,6 +109,7 @@ pub async fn list(
             created_at: k.created_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
+            scopes: ApiScopes::from_stored(k.scopes.as_deref()).iter().collect(),
         })
         .collect())
 }
@@ -182,9 +186,16 @@ pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5)
 
 #[derive(Clone, Copy, Debug)]
 struct CachedKey {
-    key_id: ApiKeyId,
-    account_id: AccountId,
+    grant: KeyGrant,
     checked_at: std::time::Instant,
+}
+
+/// What a valid key grants: the account it acts for, and its scopes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyGrant {
+    pub key_id: ApiKeyId,
+    pub account_id: AccountId,
+    pub scopes: ApiScopes,
 }
 
 /// Recently checked API keys, by hash: the ingest path asks the database about a key once per
@@ -193,16 +204,16 @@ struct CachedKey {
 pub struct KeyCache(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, CachedKey>>>);
 
 impl KeyCache {
-    /// The account a presented key acts for (`None`: unknown or revoked).
-    pub async fn account_of(
+    /// The account a presented key acts for and its scopes (`None`: unknown or revoked).
+    pub async fn grant_of(
         &self,
         db: &DatabaseConnection,
         key: &str,
-    ) -> Result<Option<AccountId>, DbErr> {
+    ) -> Result<Option<KeyGrant>, DbErr> {
         let hash = hash_key(key);
         if let Some(c) = self.0.lock().expect("key cache poisoned").get(&hash) {
             if c.checked_at.elapsed() < KEY_CACHE_TTL {
-                return Ok(Some(c.account_id));
+                return Ok(Some(c.grant));
             }
         }
         let Some(found) = authenticate(db, key).await? else {
@@ -216,15 +227,19 @@ impl KeyCache {
         if cache.len() > 10_000 {
             cache.retain(|_, c| c.checked_at.elapsed() < KEY_CACHE_TTL);
         }
+        let grant = KeyGrant {
+            key_id: found.id,
+            account_id: found.account_id,
+            scopes: ApiScopes::from_stored(found.scopes.as_deref()),
+        };
         cache.insert(
             hash,
             CachedKey {
-                key_id: found.id,
-                account_id: found.account_id,
+                grant,
                 checked_at: std::time::Instant::now(),
             },
         );
-        Ok(Some(found.account_id))
+        Ok(Some(grant))
     }
 
     /// Forgets a revoked key at once.
@@ -232,7 +247,7 @@ impl KeyCache {
         self.0
             .lock()
             .expect("key cache poisoned")
-            .retain(|_, c| c.key_id != key_id);
+            .retain(|_, c| c.grant.key_id != key_id);
     }
 }
 

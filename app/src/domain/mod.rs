@@ -5,6 +5,7 @@
 //! catalogue); signing and secret generation are server-only.
 
 mod account_input;
+mod api_scope;
 pub mod catalog;
 pub mod custom_headers;
 mod event_type;
@@ -23,6 +24,7 @@ pub mod signature_check;
 pub mod signing;
 
 pub use account_input::{Email, Password};
+pub use api_scope::{ApiScope, ApiScopes};
 pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
 pub use format::{Message, WebhookFormat};

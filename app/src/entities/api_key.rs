@@ -16,6 +16,9 @@ pub struct Model {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The key's scopes, comma-separated (`ApiScopes::to_stored`); NULL for a key created
+    /// before scopes existed, which keeps full access.
+    pub scopes: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,7 @@ mod logs;
 mod ops;
 mod scheduled;
 mod scheduled_processes;
+mod scopes;
 mod site;
 mod snippets;
 mod storage;

@@ -94,7 +94,7 @@ async fn names_with_invisible_characters_are_refused(app: TestApp) {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["Invalid"]["errors"][0][0], "email", "{body}");
     assert!(
-        server::cli::create_api_key(&app.db, "bidi@example.com", "cli\u{202E}")
+        server::cli::create_api_key(&app.db, "bidi@example.com", "cli\u{202E}", &[])
             .await
             .is_err()
     );
@@ -432,7 +432,7 @@ async fn a_key_made_without_javascript_is_handed_over_sealed_and_once(app: TestA
     let res = user
         .post_form_as_browser(
             "api-keys/create",
-            &[("name", "No JS")],
+            &[("name", "No JS"), ("scopes[]", "events:publish")],
             "/settings/api-keys",
         )
         .await;
@@ -491,7 +491,13 @@ async fn pages_with_secrets_are_not_cached(app: TestApp) {
     }
     for (f, args) in [
         ("webhooks/reveal-secret", vec![("id", id.to_string())]),
-        ("api-keys/create", vec![("name", "k".to_string())]),
+        (
+            "api-keys/create",
+            vec![
+                ("name", "k".to_string()),
+                ("scopes[]", "events:publish".to_string()),
+            ],
+        ),
     ] {
         let res = user
             .call_owned(
@@ -541,7 +547,12 @@ async fn free_text_never_becomes_markup(app: TestApp) {
     let res = user.call_owned("webhooks/create", &form).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     for name in [TITLE, TEXTAREA] {
-        let res = user.call("api-keys/create", &[("name", name)]).await;
+        let res = user
+            .call(
+                "api-keys/create",
+                &[("name", name), ("scopes[]", "webhooks:read")],
+            )
+            .await;
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     }
     // …and through the JSON API (each payload in the other field too).

@@ -426,7 +426,10 @@ async fn forms_work_without_javascript(app: TestApp) {
 async fn api_keys_are_shown_once_and_revocable(app: TestApp) {
     let user = app.user("keys@example.com").await;
     let created: Value = user
-        .call("api-keys/create", &[("name", "Booking app")])
+        .call(
+            "api-keys/create",
+            &[("name", "Booking app"), ("scopes[]", "events:publish")],
+        )
         .await
         .json()
         .await

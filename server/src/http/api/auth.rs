@@ -1,18 +1,65 @@
-//! Bearer API keys for the JSON API (never cookies).
+//! Bearer API keys for the JSON API (never cookies), and the scope each route requires.
+//!
+//! A handler gets its account only through [`ApiAccount<S>`], whose type parameter is the
+//! scope the route requires (`ApiAccount<WebhooksRead>`): there is no extractor without one,
+//! so a new route cannot forget to name its scope. The check runs before any other extractor
+//! of the request (path, query, body) and before the handler, so a key without the scope
+//! changes nothing: `401 unauthorized` without a valid key, then `403 insufficient_scope`.
 
+use std::marker::PhantomData;
+
+use app::domain::{AccountId, ApiScope};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
 use app::state::AppState;
 
-/// The account an API request acts for, from `Authorization: Bearer <key>`.
-#[derive(Clone, Copy, Debug)]
-pub struct ApiAccount {
-    pub account_id: app::domain::AccountId,
+/// A scope a route requires, as a type (the parameter of [`ApiAccount`]).
+pub trait RequiredScope: Send + Sync + 'static {
+    const SCOPE: ApiScope;
 }
 
-impl FromRequestParts<AppState> for ApiAccount {
+macro_rules! required_scopes {
+    ($($(#[$doc:meta])* $name:ident => $scope:ident),+ $(,)?) => {$(
+        $(#[$doc])*
+        pub enum $name {}
+        impl RequiredScope for $name {
+            const SCOPE: ApiScope = ApiScope::$scope;
+        }
+    )+};
+}
+
+required_scopes!(
+    /// `events:publish`: publish and cancel events.
+    EventsPublish => EventsPublish,
+    /// `webhooks:read`: list and read webhooks.
+    WebhooksRead => WebhooksRead,
+    /// `webhooks:write`: create, change, delete, test, rotate and replay webhooks.
+    WebhooksWrite => WebhooksWrite,
+    /// `deliveries:read`: the delivery log.
+    DeliveriesRead => DeliveriesRead,
+    /// `deliveries:write`: redeliver.
+    DeliveriesWrite => DeliveriesWrite,
+);
+
+/// The account an API request acts for, from `Authorization: Bearer <key>`, whose key holds
+/// the scope `S`.
+#[derive(Debug)]
+pub struct ApiAccount<S: RequiredScope> {
+    pub account_id: AccountId,
+    scope: PhantomData<fn() -> S>,
+}
+
+impl<S: RequiredScope> Clone for ApiAccount<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: RequiredScope> Copy for ApiAccount<S> {}
+
+impl<S: RequiredScope> FromRequestParts<AppState> for ApiAccount<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -36,15 +83,22 @@ impl FromRequestParts<AppState> for ApiAccount {
             .ok_or_else(|| {
                 ApiError::unauthorized("The Authorization header must be `Bearer <API key>`.")
             })?;
-        authenticate(state, key).await
+        let account_id = authenticate(state, key, S::SCOPE).await?;
+        Ok(ApiAccount {
+            account_id,
+            scope: PhantomData,
+        })
     }
 }
 
-async fn authenticate(state: &AppState, key: &str) -> Result<ApiAccount, ApiError> {
-    let account_id = state
+async fn authenticate(state: &AppState, key: &str, scope: ApiScope) -> Result<AccountId, ApiError> {
+    let grant = state
         .api_keys
-        .account_of(&state.db, key)
+        .grant_of(&state.db, key)
         .await?
         .ok_or_else(|| ApiError::unauthorized("This API key is not valid (unknown or revoked)."))?;
-    Ok(ApiAccount { account_id })
+    if !grant.scopes.contains(scope) {
+        return Err(ApiError::insufficient_scope(scope));
+    }
+    Ok(grant.account_id)
 }

@@ -8,27 +8,27 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 
-use super::auth::ApiAccount;
+use super::auth::{ApiAccount, DeliveriesRead, DeliveriesWrite};
 use super::error::ApiError;
 use super::types::{
     Attempt, Delivery, DeliveryList, DeliveryQuery, DeliveryWithAttempts, ErrorBody, Redelivery,
 };
 use super::webhooks::owned;
 
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "deliveries", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "deliveries", operation_id = "listDeliveries", security(("bearer" = ["deliveries:read"])),
     params(("id" = i64, Path, description = "Webhook id"), DeliveryQuery),
     responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "list", account_id = %account.account_id))]
 pub async fn list(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<DeliveriesRead>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let Query(q) = Query::<DeliveryQuery>::try_from_uri(&uri)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    let webhook = owned(&state, account, &id).await?;
+    let webhook = owned(&state, account.account_id, &id).await?;
     let filter = LogFilter::parse(
         q.status.as_deref().unwrap_or_default(),
         q.event.as_deref().unwrap_or_default(),
@@ -56,7 +56,7 @@ pub async fn list(
 /// One of the account's deliveries, by id, and its webhook.
 async fn owned_delivery(
     state: &AppState,
-    account: ApiAccount,
+    account_id: app::domain::AccountId,
     id: &str,
 ) -> Result<
     (
@@ -66,21 +66,21 @@ async fn owned_delivery(
     ApiError,
 > {
     let id: app::domain::DeliveryId = id.parse().map_err(|_| ApiError::not_found())?;
-    let d = owned_delivery_row(&state.db, account.account_id, id).await?;
-    let webhook = owned_webhook(&state.db, account.account_id, d.webhook_id).await?;
+    let d = owned_delivery_row(&state.db, account_id, id).await?;
+    let webhook = owned_webhook(&state.db, account_id, d.webhook_id).await?;
     Ok((d, webhook))
 }
 
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", operation_id = "getDelivery", security(("bearer" = ["deliveries:read"])),
     params(("id" = String, Path, description = "Delivery id")),
     responses((status = 200, body = DeliveryWithAttempts), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "get", account_id = %account.account_id))]
 pub async fn get(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<DeliveriesRead>,
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryWithAttempts>, ApiError> {
-    let (d, webhook) = owned_delivery(&state, account, &id).await?;
+    let (d, webhook) = owned_delivery(&state, account.account_id, &id).await?;
     let detail = query::detail(&state.db, &webhook, d.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -107,16 +107,16 @@ pub async fn get(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries", operation_id = "redeliver", security(("bearer" = ["deliveries:write"])),
     params(("id" = String, Path, description = "Delivery id")),
     responses((status = 202, body = Redelivery), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "redeliver", account_id = %account.account_id))]
 pub async fn redeliver(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<DeliveriesWrite>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Redelivery>), ApiError> {
-    let (d, webhook) = owned_delivery(&state, account, &id).await?;
+    let (d, webhook) = owned_delivery(&state, account.account_id, &id).await?;
     let done = app::queue::resend(&state.db, &state.wakeup, webhook.id, d.id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub message: String,
     /// Per-field messages of a validation error.
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The scope a `403 insufficient_scope` lacks (told in `WWW-Authenticate` too, RFC 6750).
+    pub required_scope: Option<app::domain::ApiScope>,
 }
 
 impl ApiError {
@@ -21,11 +23,27 @@ impl ApiError {
             code,
             message: message.into(),
             fields: None,
+            required_scope: None,
         }
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// A valid key without the scope the route requires: `403 insufficient_scope`, naming it.
+    pub fn insufficient_scope(scope: app::domain::ApiScope) -> Self {
+        ApiError {
+            required_scope: Some(scope),
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!(
+                    "This API key lacks the scope `{scope}`, which this route requires; \
+                     use a key with it (keys and their scopes are on /settings/api-keys)."
+                ),
+            )
+        }
     }
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
@@ -134,6 +152,15 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(app::storage::RETRY_AFTER_SECS),
+            );
+        }
+        if let Some(scope) = self.required_scope {
+            res.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_str(&format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+                ))
+                .expect("scope names are header-safe"),
             );
         }
         if self.status == StatusCode::UNAUTHORIZED {

@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::auth::ApiAccount;
+use super::auth::{ApiAccount, EventsPublish};
 use super::error::ApiError;
 
 /// The largest request body accepted (bigger ones get `413`).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
-#[utoipa::path(post, path = "/api/v1/events", tag = "events", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", operation_id = "publishEvent", security(("bearer" = ["events:publish"])),
     request_body = super::types::PublishEvent,
     params(("Idempotency-Key" = Option<String>, Header,
         description = "A repeat within 24 hours returns the first answer and creates nothing")),
@@ -32,7 +32,7 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 #[tracing::instrument(name = "api", skip_all, fields(handler = "publish_event", account_id = %account.account_id))]
 pub async fn publish_event(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<EventsPublish>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -173,7 +173,7 @@ pub async fn publish_event(
     Ok(res)
 }
 
-#[utoipa::path(delete, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/events/{id}", tag = "events", operation_id = "cancelEvent", security(("bearer" = ["events:publish"])),
     params(("id" = String, Path, description = "Event id (from the publish answer)")),
     responses(
         (status = 200, description = "Its undelivered deliveries are cancelled (a request already in flight still ends; a 2xx then counts as delivered)", body = super::types::CancelledEvent),
@@ -183,7 +183,7 @@ pub async fn publish_event(
 #[tracing::instrument(name = "api", skip_all, fields(handler = "cancel_event", account_id = %account.account_id))]
 pub async fn cancel_event(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<EventsPublish>,
     Path(id): Path<String>,
 ) -> Result<Json<super::types::CancelledEvent>, ApiError> {
     let event_id: app::domain::EventId = id.parse().map_err(|_| ApiError::not_found())?;

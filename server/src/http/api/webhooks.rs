@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use std::collections::BTreeMap;
 
-use super::auth::ApiAccount;
+use super::auth::{ApiAccount, WebhooksRead, WebhooksWrite};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::types::{
@@ -20,11 +20,11 @@ use super::types::{
 /// An id from the path; anything that is not one of the account's webhooks is a 404.
 pub async fn owned(
     state: &AppState,
-    account: ApiAccount,
+    account_id: app::domain::AccountId,
     id: &str,
 ) -> Result<app::entities::webhook::Model, ApiError> {
     let id: app::domain::WebhookId = id.parse().map_err(|_| ApiError::not_found())?;
-    Ok(app::entities::scope::owned_webhook(&state.db, account.account_id, id).await?)
+    Ok(app::entities::scope::owned_webhook(&state.db, account_id, id).await?)
 }
 
 fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
@@ -63,12 +63,12 @@ async fn parse(input: &WebhookInput, state: &AppState) -> Result<WebhookDraft, A
     Ok(hooks::vet(input, state.policy).await?)
 }
 
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", operation_id = "listWebhooks", security(("bearer" = ["webhooks:read"])),
     responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "list", account_id = %account.account_id))]
 pub async fn list(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksRead>,
 ) -> Result<Json<WebhookList>, ApiError> {
     let all = hooks::all_owned(&state.db, account.account_id).await?;
     let ids: Vec<_> = all.iter().map(|m| m.id).collect();
@@ -83,7 +83,7 @@ pub async fn list(
     Ok(Json(WebhookList { data }))
 }
 
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", operation_id = "createWebhook", security(("bearer" = ["webhooks:write"])),
     request_body = CreateWebhook,
     responses((status = 201, description = "Created; the only answer besides rotate that carries the secret", body = Webhook),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -91,7 +91,7 @@ pub async fn list(
 #[tracing::instrument(name = "api", skip_all, fields(handler = "create", account_id = %account.account_id))]
 pub async fn create(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksWrite>,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<impl IntoResponse, ApiError> {
     let format = body.format.unwrap_or_else(|| {
@@ -128,21 +128,21 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "getWebhook", security(("bearer" = ["webhooks:read"])),
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 200, body = Webhook), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "get", account_id = %account.account_id))]
 pub async fn get(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksRead>,
     Path(id): Path<String>,
 ) -> Result<Json<Webhook>, ApiError> {
-    let model = owned(&state, account, &id).await?;
+    let model = owned(&state, account.account_id, &id).await?;
     let held = app::queue::held_count(&state.db, model.id).await?;
     Ok(Json(Webhook::from_model(model, None, held)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "updateWebhook", security(("bearer" = ["webhooks:write"])),
     params(("id" = i64, Path, description = "Webhook id")),
     request_body = UpdateWebhook,
     responses((status = 200, body = Webhook), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -150,11 +150,11 @@ pub async fn get(
 #[tracing::instrument(name = "api", skip_all, fields(handler = "update", account_id = %account.account_id))]
 pub async fn update(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksWrite>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> Result<Json<Webhook>, ApiError> {
-    let model = owned(&state, account, &id).await?;
+    let model = owned(&state, account.account_id, &id).await?;
     let mut input = input_of(&model);
     if let Some(v) = body.name {
         input.name = v;
@@ -212,7 +212,7 @@ pub async fn update(
     Ok(Json(Webhook::from_model(model, None, held)))
 }
 
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "webhooks", operation_id = "replayDeliveries", security(("bearer" = ["webhooks:write"])),
     params(("id" = i64, Path, description = "Webhook id")),
     request_body = ReplayRequest,
     responses((status = 200, description = "How many deliveries match now, and how many were queued again (each keeps its id and gets one attempt with trigger `replay`; at most `cap` per call, oldest first)", body = ReplayResult),
@@ -221,12 +221,12 @@ pub async fn update(
 #[tracing::instrument(name = "api", skip_all, fields(handler = "replay", account_id = %account.account_id))]
 pub async fn replay(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksWrite>,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<serde_json::Value>,
 ) -> Result<Json<ReplayResult>, ApiError> {
     // Another account's id is a 404 whatever the body says.
-    let model = owned(&state, account, &id).await?;
+    let model = owned(&state, account.account_id, &id).await?;
     let body: ReplayRequest = super::json::parse(raw.to_string().as_bytes())?;
     let filter = replay_filter(&body)?;
     let done = app::queue::replay(
@@ -254,21 +254,21 @@ fn replay_filter(body: &ReplayRequest) -> Result<app::queue::ReplayFilter, ApiEr
     )?)
 }
 
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "deleteWebhook", security(("bearer" = ["webhooks:write"])),
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 204, description = "Deleted, with its delivery log"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "delete", account_id = %account.account_id))]
 pub async fn delete(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksWrite>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let model = owned(&state, account, &id).await?;
+    let model = owned(&state, account.account_id, &id).await?;
     hooks::delete(&state.db, model).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", operation_id = "sendTestEvent", security(("bearer" = ["webhooks:write"])),
     params(("id" = i64, Path, description = "Webhook id")),
     request_body(content = Option<TestRequest>, description = "Optional: which event type to send (default `webhook.test`)"),
     responses((status = 200, description = "The first attempt of the test delivery", body = TestResult),
@@ -277,11 +277,11 @@ pub async fn delete(
 #[tracing::instrument(name = "api", skip_all, fields(handler = "test", account_id = %account.account_id))]
 pub async fn test(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksWrite>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<TestResult>, ApiError> {
-    let model = owned(&state, account, &id).await?;
+    let model = owned(&state, account.account_id, &id).await?;
     let request: TestRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TestRequest::default()
     } else {
@@ -299,17 +299,17 @@ pub async fn test(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks", operation_id = "rotateWebhookSecret", security(("bearer" = ["webhooks:write"])),
     params(("id" = i64, Path, description = "Webhook id")),
     responses((status = 200, description = "The new secret; the previous one keeps signing for 24 hours", body = Secret),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "rotate_secret", account_id = %account.account_id))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
-    account: ApiAccount,
+    account: ApiAccount<WebhooksWrite>,
     Path(id): Path<String>,
 ) -> Result<Json<Secret>, ApiError> {
-    let model = owned(&state, account, &id).await?;
+    let model = owned(&state, account.account_id, &id).await?;
     let model = hooks::rotate(&state.db, &state.secrets, model).await?;
     Ok(Json(Secret {
         secret: hooks::secret_of(&state.secrets, &model)?,

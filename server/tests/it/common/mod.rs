@@ -199,7 +199,7 @@ impl TestApp {
     }
 
     pub async fn api_key(&self, email: &str) -> String {
-        server::cli::create_api_key(&self.db, email, "tests")
+        server::cli::create_api_key(&self.db, email, "tests", &[])
             .await
             .unwrap()
     }
