@@ -77,6 +77,15 @@ test("every page, in every state a user meets, passes axe", async ({ page }, inf
     await page.getByRole("button", { name: "Create key" }).click();
     await expect(page.getByTestId("new-api-key")).toHaveText(/^skw_/);
     await expectNoViolations(page, info, "api-keys-new-key");
+
+    // The event catalog and the account's alert settings.
+    await page.goto("/settings/event-types");
+    await hydrated(page);
+    await expect(page.getByRole("heading", { name: "Event types" })).toBeVisible();
+    await expectNoViolations(page, info, "event-types");
+    await page.goto("/settings/account");
+    await hydrated(page);
+    await expectNoViolations(page, info, "account");
   } finally {
     await receiver.close();
   }

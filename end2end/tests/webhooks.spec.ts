@@ -19,6 +19,16 @@ test("sign up, create, list, edit and delete a webhook", async ({ page }, info) 
   for (const e of ["payment.completed", "payment.failed", "payment.refunded"]) {
     await expect(page.locator(`input[value="${e}"]`)).toBeChecked();
   }
+  // Pasting a chat app's address picks its format; another address puts it back.
+  const format = page.getByLabel("Format");
+  await expect(format).toHaveValue("standard");
+  await page.getByLabel("URL", { exact: true }).fill("https://hooks.slack.com/services/T0/B0/x");
+  await expect(format).toHaveValue("slack");
+  await shot(page, info, "02-create-slack-format");
+  await page.getByLabel("URL", { exact: true }).fill("https://crm.example.com/hooks");
+  await expect(format).toHaveValue("standard");
+  // A custom header for the CRM's API: its value is never shown again.
+  await page.getByLabel("Custom headers").fill("Authorization: Bearer e2e-crm-value-91");
   await shot(page, info, "02-create-form");
   await page.getByRole("button", { name: "Create webhook" }).click();
 
@@ -34,6 +44,8 @@ test("sign up, create, list, edit and delete a webhook", async ({ page }, info) 
   await hydrated(page);
   await expect(page.getByLabel("Name", { exact: true })).toHaveValue("CRM sync");
   await expect(page.locator('input[value="payment.failed"]')).toBeChecked();
+  await expect(page.getByLabel("Custom headers")).toHaveValue("Authorization: ***");
+  expect(await page.content()).not.toContain("e2e-crm-value-91");
   await shot(page, info, "04-edit");
   await page.getByLabel("Name", { exact: true }).fill("CRM sync v2");
   await page.getByLabel("Active").uncheck();
