@@ -4,6 +4,8 @@
 //!   `teams`; see `app::domain::WebhookFormat`). Existing webhooks stay `standard`.
 //! * `webhooks.headers`: the custom headers sent with every request, a JSON array of
 //!   `[name, sealed value]` (values sealed like the signing secret); NULL: none.
+//! * `webhooks.filter`: a boolean expression over the event (`app::domain::filter`); events it
+//!   does not match create no delivery. NULL: every event.
 //! * `attempts.request_body`: the exact body an attempt sent when it differs from the stored
 //!   event (a chat format), so the delivery log and its signature checker show the bytes that
 //!   were signed. NULL for `standard`: the event's body is what was sent.
@@ -18,6 +20,7 @@ enum Webhooks {
     Table,
     Format,
     Headers,
+    Filter,
 }
 
 #[derive(DeriveIden)]
@@ -53,6 +56,14 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
+                    .table(Webhooks::Table)
+                    .add_column(ColumnDef::new(Webhooks::Filter).text())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
                     .table(Attempts::Table)
                     .add_column(ColumnDef::new(Attempts::RequestBody).text())
                     .to_owned(),
@@ -74,6 +85,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Webhooks::Table)
                     .drop_column(Webhooks::Headers)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Webhooks::Table)
+                    .drop_column(Webhooks::Filter)
                     .to_owned(),
             )
             .await?;

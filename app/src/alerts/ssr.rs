@@ -172,6 +172,7 @@ pub async fn save(
                 ordered: false,
                 format: alert_hook_format(&url).as_str().to_string(),
                 headers: None,
+                filter: None,
                 alerts: true,
             }
             .into_active(now)

@@ -10,6 +10,8 @@ pub mod catalog;
 pub mod custom_headers;
 mod event_type;
 mod field_errors;
+#[cfg(feature = "ssr")]
+pub mod filter;
 mod format;
 mod ids;
 mod schedule;

@@ -24,6 +24,8 @@ pub struct WebhookInput {
     pub format: String,
     /// Custom headers, one `Name: value` per line; a value of `***` keeps the stored one.
     pub headers: String,
+    /// A boolean expression over the event (`domain::filter`); empty: every event.
+    pub filter: String,
 }
 
 /// A webhook's settings once validated: the only way to create or change a webhook.
@@ -40,6 +42,8 @@ pub struct WebhookDraft {
     pub format: WebhookFormat,
     /// Checked names with a new value or "keep the stored one" (see `custom_headers`).
     pub headers: Vec<(String, HeaderValue)>,
+    /// The filter as checked by `domain::filter::parse` (server side, in `vet`); `None`: none.
+    pub filter: Option<String>,
 }
 
 impl WebhookInput {
@@ -56,6 +60,7 @@ impl WebhookInput {
             ("format".to_string(), self.format.clone()),
             // Header values are secrets: echoed masked, never into the page as typed.
             ("headers".to_string(), mask_values(&self.headers)),
+            ("filter".to_string(), self.filter.clone()),
         ];
         echo.extend(
             self.events
@@ -83,6 +88,7 @@ impl WebhookInput {
             ordered: errors.echoed("ordered") == Some("true"),
             format: errors.echoed("format").unwrap_or_default().to_string(),
             headers: errors.echoed("headers").unwrap_or_default().to_string(),
+            filter: errors.echoed("filter").unwrap_or_default().to_string(),
         }
     }
 }
@@ -191,6 +197,7 @@ impl WebhookDraft {
                 ordered: input.ordered,
                 format,
                 headers,
+                filter: None,
             }),
             _ => Err(errors.with_echo(input.to_echo())),
         }
@@ -213,6 +220,7 @@ mod tests {
             ordered: false,
             format: "".into(),
             headers: "".into(),
+            filter: "".into(),
         }
     }
 
@@ -237,6 +245,7 @@ mod tests {
             ordered: false,
             format: "fax".into(),
             headers: "Host: ***".into(),
+            filter: "data.x ==".into(),
         };
         let e = WebhookDraft::parse(&input, TargetPolicy::STRICT).unwrap_err();
         for field in [

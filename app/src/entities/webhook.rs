@@ -34,6 +34,8 @@ pub struct Model {
     pub format: String,
     /// Custom headers: a JSON array of `[name, sealed value]` (`domain::custom_headers`).
     pub headers: Option<String>,
+    /// Only events this expression matches are sent (`domain::filter`); NULL: every event.
+    pub filter: Option<String>,
     /// The account's alert endpoint (`crate::alerts`): hidden from the account's webhooks
     /// (`secure_find` leaves it out), subscribed to nothing, sent only alert events.
     pub alerts: bool,
@@ -63,6 +65,7 @@ pub struct NewWebhook {
     pub format: String,
     /// Stored form of the custom headers (see [`Model::headers`]).
     pub headers: Option<String>,
+    pub filter: Option<String>,
     pub alerts: bool,
 }
 
@@ -91,6 +94,7 @@ impl NewWebhook {
             ordered: Set(self.ordered),
             format: Set(self.format),
             headers: Set(self.headers),
+            filter: Set(self.filter),
             alerts: Set(self.alerts),
         }
     }

@@ -141,6 +141,7 @@ fn EditView(
                 </ActionForm>
                 <p class="meta">"Created " {format_time(w.created_at)} " · updated " {format_time(w.updated_at)}</p>
             </section>
+            {(!w.filter.is_empty()).then(|| view! { <FilterPreview checks=w.filter_preview.clone()/> })}
             </div>
             <aside class="side">
                 <TestPanel id=id test=test earlier=earlier events=w.events.clone()/>
@@ -367,5 +368,36 @@ fn ReenableNotice(
                 }}
             </div>
         </div>
+    }
+}
+
+/// Which of the account's recent events the saved filter lets through.
+#[component]
+fn FilterPreview(checks: Vec<super::model::FilterCheck>) -> impl IntoView {
+    let matched = checks.iter().filter(|c| c.matched).count();
+    let total = checks.len();
+    view! {
+        <section class="card" aria-labelledby="filter-title" data-testid="filter-preview">
+            <h2 id="filter-title">"Filter on recent events"</h2>
+            {if total == 0 {
+                view! { <p class="hint">"No events of these types yet: publish some to see which the filter lets through."</p> }.into_any()
+            } else {
+                view! {
+                    <p>{format!("{matched} of the last {total} events of these types would have been sent.")}</p>
+                    <table>
+                        <thead><tr><th scope="col">"Event"</th><th scope="col">"When"</th><th scope="col">"Sent?"</th></tr></thead>
+                        <tbody>
+                            {checks.into_iter().map(|c| view! {
+                                <tr>
+                                    <td><code>{c.event_type.clone()}</code> " " <span class="event-desc">{c.summary.clone()}</span></td>
+                                    <td>{format_time(c.created_at)}</td>
+                                    <td>{if c.matched { "Sent" } else { "Filtered out" }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
     }
 }

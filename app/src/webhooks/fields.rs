@@ -146,6 +146,17 @@ pub fn WebhookFields(
                 <code>"***"</code> "; leave " <code>"***"</code> " to keep a stored value."</p>
             <FieldError errors=errors field="headers"/>
         </div>
+        <div class="field">
+            <label for="filter">"Filter " <span class="optional">"(optional)"</span></label>
+            <input id="filter" name="filter" type="text" spellcheck="false" autocomplete="off"
+                placeholder="data.event_type == \"sales-demo\" and data.duration >= 30"
+                value=initial.filter aria-invalid=invalid("filter")
+                aria-describedby="filter-hint filter-error"/>
+            <p class="hint" id="filter-hint">"Only events this expression matches are sent (Jinja syntax over "
+                <code>"event"</code> " and the " <a href="/settings/event-types">"event's"</a> " "
+                <code>"data"</code> "). Empty: every subscribed event."</p>
+            <FieldError errors=errors field="filter"/>
+        </div>
         <fieldset class="field events" aria-describedby="events-error">
             <legend>"Events"</legend>
             <p class="hint">"Choose what this webhook is sent (" <a href="/settings/event-types">"what each event carries"</a> "). "

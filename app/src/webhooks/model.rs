@@ -50,6 +50,11 @@ pub struct WebhookDetail {
     pub format: String,
     /// The names of its custom headers (their values never leave the server).
     pub header_names: Vec<String>,
+    /// Only events this expression matches are sent; empty: every event.
+    pub filter: String,
+    /// With a filter: the account's last events of the subscribed types, and whether the
+    /// filter matches each (newest first).
+    pub filter_preview: Vec<FilterCheck>,
     /// Deliveries scheduled for later (not yet due).
     pub scheduled: u64,
     /// Deliveries kept while it is paused (sent or discarded when it is switched back on).
@@ -69,6 +74,7 @@ impl WebhookDetail {
             ordered: self.ordered,
             format: self.format.clone(),
             headers: crate::domain::custom_headers::masked_text(&self.header_names),
+            filter: self.filter.clone(),
         }
     }
 }
@@ -85,4 +91,14 @@ pub struct TestOutcome {
     pub error: Option<String>,
     /// When the next automatic retry is due, if the attempt failed and tries are left.
     pub retry_at: Option<i64>,
+}
+
+/// One recent event and what the webhook's filter says of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterCheck {
+    pub event_type: String,
+    pub created_at: i64,
+    /// A short description of the event (`domain::Message`'s summary).
+    pub summary: String,
+    pub matched: bool,
 }

@@ -22,6 +22,7 @@ pub fn webhook_input(
     ordered: Option<String>,
     format: String,
     headers: String,
+    filter: String,
 ) -> WebhookInput {
     WebhookInput {
         name,
@@ -34,6 +35,7 @@ pub fn webhook_input(
         ordered: ordered.is_some_and(|v| v != "false"),
         format,
         headers,
+        filter,
     }
 }
 
@@ -90,6 +92,7 @@ pub async fn create_webhook(
     #[server(default)] ordered: Option<String>,
     #[server(default)] format: String,
     #[server(default)] headers: String,
+    #[server(default)] filter: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/create",
@@ -105,6 +108,7 @@ pub async fn create_webhook(
                 ordered,
                 format,
                 headers,
+                filter,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::create(&state.db, &state.secrets, user.account_id, &draft).await?;
@@ -128,6 +132,7 @@ pub async fn update_webhook(
     #[server(default)] ordered: Option<String>,
     #[server(default)] format: String,
     #[server(default)] headers: String,
+    #[server(default)] filter: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/update",
@@ -145,6 +150,7 @@ pub async fn update_webhook(
                 ordered,
                 format,
                 headers,
+                filter,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::update(

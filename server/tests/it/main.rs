@@ -13,6 +13,7 @@ mod cluster;
 mod crash;
 mod delivery;
 mod egress;
+mod filters;
 mod formats;
 mod hardening;
 mod held;

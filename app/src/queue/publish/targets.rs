@@ -23,6 +23,8 @@ pub(super) struct Target {
 /// names one webhook that its account does not have. Subscribed targets are the account's
 /// webhooks subscribed to the event's type — the paused ones get a held delivery; a named one
 /// (Send test event) is taken whatever its subscriptions or state, if it is the account's.
+/// A subscribed webhook with a filter gets only the events its filter matches
+/// (`domain::filter`; evaluated here, outside any database round trip).
 pub(super) async fn resolve(
     txn: &impl ConnectionTrait,
     reqs: &[PublishRequest],
@@ -38,7 +40,8 @@ pub(super) async fn resolve(
     }
     accounts.sort_unstable();
     accounts.dedup();
-    let mut subscribed: HashMap<AccountId, Vec<(Target, EventSet)>> = HashMap::new();
+    let mut subscribed: HashMap<AccountId, Vec<(Target, EventSet, Option<String>)>> =
+        HashMap::new();
     let mut by_id: HashMap<WebhookId, (AccountId, bool)> = HashMap::new();
     if !accounts.is_empty() || !named.is_empty() {
         let cond = Condition::any()
@@ -62,6 +65,7 @@ pub(super) async fn resolve(
                         held: !w.active,
                     },
                     EventSet::from_stored(&w.events),
+                    w.filter.clone(),
                 ));
             }
         }
@@ -77,8 +81,17 @@ pub(super) async fn resolve(
                         .map(|hooks| {
                             hooks
                                 .iter()
-                                .filter(|(_, set)| set.contains(req.event_type))
-                                .map(|(t, _)| *t)
+                                .filter(|(_, set, filter)| {
+                                    set.contains(req.event_type)
+                                        && filter.as_deref().is_none_or(|f| {
+                                            crate::domain::filter::matches(
+                                                f,
+                                                req.event_type.as_str(),
+                                                &req.data,
+                                            )
+                                        })
+                                })
+                                .map(|(t, _, _)| *t)
                                 .collect()
                         })
                         .unwrap_or_default(),

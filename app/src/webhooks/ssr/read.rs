@@ -45,6 +45,8 @@ pub async fn detail(
         ordered: model.ordered,
         format: model.format.clone(),
         header_names: model.header_names(),
+        filter: model.filter.clone().unwrap_or_default(),
+        filter_preview: filter_preview(db, &model).await?,
         held_count,
         disabled_at: model.disabled_at,
         disabled_reason: model.disabled_reason.clone(),
@@ -104,4 +106,46 @@ pub async fn list(
         });
     }
     Ok(out)
+}
+
+/// How many recent events the edit page checks the filter against.
+pub const FILTER_PREVIEW_EVENTS: u64 = 20;
+
+/// The account's last [`FILTER_PREVIEW_EVENTS`] events of the webhook's types and whether its
+/// filter matches each; nothing without a filter.
+async fn filter_preview(
+    db: &DatabaseConnection,
+    model: &webhook::Model,
+) -> Result<Vec<crate::webhooks::model::FilterCheck>, AppError> {
+    use crate::entities::event;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let Some(filter) = model.filter.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let types: Vec<&str> = EventSet::from_stored(&model.events)
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
+    let rows = event::Entity::find()
+        .filter(event::Column::AccountId.eq(model.account_id))
+        .filter(event::Column::EventType.is_in(types))
+        .order_by_desc(event::Column::CreatedAt)
+        .limit(FILTER_PREVIEW_EVENTS)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|e| {
+            let data = serde_json::from_str::<serde_json::Value>(&e.body)
+                .ok()
+                .and_then(|v| v.get("data").cloned())
+                .unwrap_or_default();
+            crate::webhooks::model::FilterCheck {
+                matched: crate::domain::filter::matches(filter, &e.event_type, &data),
+                summary: crate::domain::Message::from_data(&e.event_type, &data, None).summary,
+                event_type: e.event_type,
+                created_at: e.created_at,
+            }
+        })
+        .collect())
 }

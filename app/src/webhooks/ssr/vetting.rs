@@ -12,7 +12,27 @@ pub async fn vet(
     input: &crate::domain::WebhookInput,
     policy: crate::domain::TargetPolicy,
 ) -> Result<WebhookDraft, AppError> {
-    let draft = WebhookDraft::parse(input, policy).map_err(AppError::Invalid)?;
+    // The filter is checked here (minijinja is server-only), with the form's other errors.
+    let filter_of = |events| crate::domain::filter::parse(&input.filter, events);
+    let draft = match WebhookDraft::parse(input, policy) {
+        Ok(mut draft) => match filter_of(draft.events) {
+            Ok(filter) => {
+                draft.filter = filter;
+                draft
+            }
+            Err(e) => {
+                let mut errors = crate::domain::FieldErrors::new();
+                errors.add("filter", e);
+                return Err(AppError::Invalid(errors.with_echo(input.to_echo())));
+            }
+        },
+        Err(mut errors) => {
+            if let Ok(Err(e)) = crate::domain::EventSet::parse(&input.events).map(filter_of) {
+                errors.add("filter", e);
+            }
+            return Err(AppError::Invalid(errors));
+        }
+    };
     let host = url::Url::parse(draft.url.as_str())
         .ok()
         .and_then(|u| match u.host() {

@@ -57,6 +57,7 @@ pub async fn create(
         ordered: draft.ordered,
         format: draft.format.as_str().to_string(),
         headers,
+        filter: draft.filter.clone(),
         alerts: false,
     }
     .into_active(now)
@@ -88,6 +89,7 @@ pub async fn update(
     active.ordered = Set(draft.ordered);
     active.format = Set(draft.format.as_str().to_string());
     active.headers = Set(headers);
+    active.filter = Set(draft.filter.clone());
     active.name = Set(draft.name.clone());
     active.url = Set(draft.url.as_str().to_string());
     active.description = Set(draft.description.clone());

@@ -195,6 +195,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(count, 13);
+        assert_eq!(count, 15);
     }
 }

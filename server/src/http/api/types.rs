@@ -86,6 +86,11 @@ pub struct Webhook {
     /// are secrets and are never returned).
     #[schema(example = json!({"Authorization": "***"}))]
     pub headers: BTreeMap<String, String>,
+    /// Only events this expression matches are sent (Jinja syntax over `event` and `data`);
+    /// absent: every event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "data.event_type == \"sales-demo\" and data.duration >= 30")]
+    pub filter: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// Why the webhook was paused automatically, while it is.
@@ -125,6 +130,7 @@ impl Webhook {
             description: m.description,
             ordered: m.ordered,
             headers,
+            filter: m.filter.clone(),
             format: m.format,
             created_at: rfc3339(m.created_at),
         }
@@ -162,6 +168,11 @@ pub struct CreateWebhook {
     /// sealed at rest and shown as `***`.
     #[schema(example = json!({"Authorization": "Bearer crm-token"}))]
     pub headers: Option<BTreeMap<String, String>>,
+    /// A boolean expression over `event` (the type) and `data` (Jinja syntax, e.g.
+    /// `data.event_type == "sales-demo" and data.duration >= 30`): events it does not match
+    /// create no delivery. Checked on save: syntax, and every `data` field against the event
+    /// catalog.
+    pub filter: Option<String>,
 }
 
 /// Changes to a webhook: only the fields given change.
@@ -183,6 +194,8 @@ pub struct UpdateWebhook {
     /// keeps that header's stored value. Omitted: unchanged.
     #[schema(example = json!({"Authorization": "***", "X-Api-Key": "new-key"}))]
     pub headers: Option<BTreeMap<String, String>>,
+    /// The filter (see `CreateWebhook`); `""` removes it. Omitted: unchanged.
+    pub filter: Option<String>,
     /// With `active: true` on a paused webhook that holds deliveries (`held_count` > 0),
     /// required: `send` (they are sent, in publish order) or `discard` (they are deleted).
     /// Missing then: `422 validation_failed` naming `held`, and nothing changes.

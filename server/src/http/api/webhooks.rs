@@ -39,6 +39,7 @@ fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
         ordered: m.ordered,
         format: m.format.clone(),
         headers: app::domain::custom_headers::masked_text(&m.header_names()),
+        filter: m.filter.clone().unwrap_or_default(),
     }
 }
 
@@ -118,6 +119,7 @@ pub async fn create(
         ordered: body.ordered.unwrap_or(false),
         format,
         headers,
+        filter: body.filter.unwrap_or_default(),
     };
     let draft = parse(&input, &state).await?;
     let model = hooks::create(&state.db, &state.secrets, account.account_id, &draft).await?;
@@ -185,6 +187,9 @@ pub async fn update(
     }
     if let Some(h) = &body.headers {
         input.headers = headers_text(h)?;
+    }
+    if let Some(f) = body.filter {
+        input.filter = f;
     }
     let held =
         match body.held.as_deref() {

@@ -1,0 +1,189 @@
+//! A webhook's **filter** (server only): a boolean Jinja expression over the event, evaluated by
+//! `minijinja`, e.g. `data.event_type == "sales-demo" and data.duration >= 30`. Events it does
+//! not match create no delivery for the webhook. Checked when saved: the syntax (with the
+//! column of the mistake) and every variable against the event catalog — `event` (the type),
+//! and `data.…` fields that the catalog's schemas of the webhook's event types declare.
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value;
+
+use super::{catalog, EventSet};
+
+pub const MAX_FILTER_CHARS: usize = 1000;
+
+/// The variables a filter sees.
+const ROOTS: [&str; 2] = ["event", "data"];
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A field an event lacks is undefined (false in a test), also several levels deep.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env
+}
+
+fn describe(e: &minijinja::Error, source: &str) -> String {
+    let detail = e.detail().unwrap_or("invalid expression");
+    match e.range() {
+        Some(r) => {
+            let before = &source[..r.start.min(source.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("Line {line}, column {column}: {detail}.")
+        }
+        None => format!("{detail}."),
+    }
+}
+
+/// Whether `path` (`["invitee", "name"]`) is a field of `data` that the catalog declares for
+/// one of `types`. What follows a field that is not an object is a method of its value
+/// (`data.invitee.email.endswith("@acme.com")`).
+fn declared(types: EventSet, path: &[&str]) -> bool {
+    types.iter().any(|t| {
+        let schema = catalog::schema(t);
+        let mut node = &schema;
+        for field in path {
+            if node.get("properties").is_none() && !std::ptr::eq(node, &schema) {
+                return true;
+            }
+            match node["properties"].get(*field) {
+                Some(next) => node = next,
+                None => return false,
+            }
+        }
+        true
+    })
+}
+
+/// Checks a filter for a webhook subscribed to `types`; the trimmed source, or `None` when it
+/// is empty (no filter).
+pub fn parse(source: &str, types: EventSet) -> Result<Option<String>, String> {
+    let source = source.trim();
+    if source.is_empty() {
+        return Ok(None);
+    }
+    if source.chars().count() > MAX_FILTER_CHARS {
+        return Err(format!(
+            "Use at most {MAX_FILTER_CHARS} characters for the filter."
+        ));
+    }
+    let env = environment();
+    let expr = env
+        .compile_expression(source)
+        .map_err(|e| describe(&e, source))?;
+    let mut unknown: Vec<String> = expr
+        .undeclared_variables(true)
+        .into_iter()
+        .filter(|var| {
+            let mut parts = var.split('.');
+            match parts.next() {
+                Some("event") => parts.next().is_some(),
+                Some("data") => {
+                    let path: Vec<&str> = parts.collect();
+                    !path.is_empty() && !declared(types, &path)
+                }
+                _ => true,
+            }
+        })
+        .collect();
+    unknown.sort();
+    if let Some(first) = unknown.first() {
+        return Err(format!(
+            "{first} is not a field of these events (the filter sees {} and the data fields of the event catalog).",
+            ROOTS.join(" and ")
+        ));
+    }
+    // Filters are tests: an expression must give true or false for a real event.
+    let sample = catalog::example(
+        types.iter().next().unwrap_or(super::EventType::WebhookTest),
+        catalog::CATALOG_NOW_MS,
+    );
+    expr.eval(minijinja::context!(event => "", data => sample))
+        .map_err(|e| describe(&e, source))?;
+    Ok(Some(source.to_string()))
+}
+
+/// Whether an event matches the filter. A filter that fails on this event (say, a comparison
+/// of a number with text) matches nothing, so an unexpected event is never sent by mistake.
+pub fn matches(source: &str, event_type: &str, data: &Value) -> bool {
+    let env = environment();
+    match env
+        .compile_expression(source)
+        .and_then(|expr| expr.eval(minijinja::context!(event => event_type, data => data)))
+    {
+        Ok(v) => v.is_true(),
+        Err(e) => {
+            tracing::warn!(error = %e, "a webhook filter failed on an event; not sent");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EventType;
+    use serde_json::json;
+
+    fn bookings() -> EventSet {
+        EventSet::parse(&["booking.created", "booking.cancelled"]).unwrap()
+    }
+
+    #[test]
+    fn matches_the_issues_example() {
+        let f = parse(
+            r#"data.event_type == "sales-demo" and data.duration >= 30"#,
+            bookings(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(matches(
+            &f,
+            "booking.created",
+            &json!({"event_type": "sales-demo", "duration": 45})
+        ));
+        assert!(!matches(
+            &f,
+            "booking.created",
+            &json!({"event_type": "sales-demo", "duration": 15})
+        ));
+        assert!(
+            !matches(&f, "booking.created", &json!({"duration": 45})),
+            "a missing field does not match"
+        );
+        let f = parse(
+            r#"event == "booking.cancelled" or data.invitee.email is endingwith("@acme.com")"#,
+            bookings(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(matches(&f, "booking.cancelled", &json!({})));
+        assert!(matches(
+            &f,
+            "booking.created",
+            &json!({"invitee": {"email": "a@acme.com"}})
+        ));
+        assert!(!matches(
+            &f,
+            "booking.created",
+            &json!({"invitee": {"email": "a@other.com"}})
+        ));
+    }
+
+    #[test]
+    fn refuses_syntax_errors_with_their_column_and_unknown_variables_by_name() {
+        let e = parse("data.duration >= ", bookings()).unwrap_err();
+        assert!(e.starts_with("Line 1, column "), "{e}");
+        let e = parse("data.invitee.phone == \"1\"", bookings()).unwrap_err();
+        assert!(e.starts_with("data.invitee.phone is not a field"), "{e}");
+        let e = parse("dat.duration > 1", bookings()).unwrap_err();
+        assert!(e.starts_with("dat.duration"), "{e}");
+        let payments = EventSet::parse(&[EventType::PaymentFailed.as_str()]).unwrap();
+        assert!(parse("data.failure_reason == \"card_declined\"", payments).is_ok());
+        assert!(
+            parse("data.failure_reason == \"x\"", bookings()).is_err(),
+            "not a booking field"
+        );
+        assert_eq!(parse("  ", bookings()), Ok(None));
+        assert!(parse(&"1".repeat(1001), bookings()).is_err());
+    }
+}
