@@ -13,6 +13,8 @@ BINARYEN_VERSION := 123.0.0
 SCHEMATHESIS_VERSION := 4.32.5
 # The stock OpenAPI validator the served document is checked with (`make api-fuzz`).
 OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
+# The stock client generator a Python client is generated from the served document with.
+OPENAPI_PYTHON_CLIENT_VERSION := 0.29.1
 # The stock Standard Webhooks library the README's snippets are tested with.
 STANDARDWEBHOOKS_VERSION := 1.1.0
 # The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock.
@@ -32,7 +34,8 @@ RUN_ADDR ?= 127.0.0.1:3000
 BIN := schedulingkit-webhooks
 
 .PHONY: run test tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium e2e-deps \
-        schemathesis openapi-spec-validator verify-deps lint unit e2e api-fuzz bench clean
+        schemathesis openapi-spec-validator openapi-python-client verify-deps lint unit e2e api-fuzz \
+        generated-client bench clean
 
 ## make run: build in release mode, migrate ./data/schedulingkit-webhooks.db, serve on RUN_ADDR.
 run: tools
@@ -44,14 +47,16 @@ run: tools
 	LEPTOS_SITE_ROOT=target/site SKW_ADDR=$(RUN_ADDR) ./target/release/$(BIN) serve
 
 ## make test: formatting, clippy, every Rust test (SQLite; PostgreSQL too when reachable, always
-## in CI), then the Playwright suite against a freshly built server on a throw-away database.
+## in CI), then the Playwright suite against a freshly built server on a throw-away database, then
+## the API's checks: the document validated and fuzzed, and a client generated from it.
 test: tools e2e-deps
 	@t0=$$(date +%s); \
 	$(MAKE) --no-print-directory lint; t1=$$(date +%s); \
 	$(MAKE) --no-print-directory unit; t2=$$(date +%s); \
 	$(MAKE) --no-print-directory e2e; t3=$$(date +%s); \
 	$(MAKE) --no-print-directory api-fuzz; t4=$$(date +%s); \
-	echo "make test timings: lint $$((t1 - t0)) s, Rust tests $$((t2 - t1)) s, browser tests $$((t3 - t2)) s, API fuzzing $$((t4 - t3)) s, total $$((t4 - t0)) s"
+	$(MAKE) --no-print-directory generated-client; t5=$$(date +%s); \
+	echo "make test timings: lint $$((t1 - t0)) s, Rust tests $$((t2 - t1)) s, browser tests $$((t3 - t2)) s, API fuzzing $$((t4 - t3)) s, generated client $$((t5 - t4)) s, total $$((t5 - t0)) s"
 
 lint:
 	cargo fmt --all -- --check
@@ -76,6 +81,12 @@ api-fuzz: schemathesis openapi-spec-validator
 	ST="$(TOOLS_DIR)/venv/bin/st" \
 	  OPENAPI_SPEC_VALIDATOR="$(TOOLS_DIR)/spec-venv/bin/openapi-spec-validator" \
 	  bash end2end/api-fuzz.sh
+
+## A Python client generated from the served document by openapi-python-client creates a webhook,
+## publishes an event and reads its delivery (end2end/generated_client_test.py), against the
+## debug server `make unit` built; the generator's venv first on PATH (its python has httpx).
+generated-client: openapi-python-client
+	PATH="$(TOOLS_DIR)/client-venv/bin:$$PATH" bash end2end/generated-client.sh
 
 ## make bench: the dispatcher's throughput, latency and isolation (release build; prints a row
 ## per scenario and a JSON line). DATABASE_URL=postgres://… for PostgreSQL, SKW_BENCH_ONLY=a,b to
@@ -129,6 +140,14 @@ openapi-spec-validator:
 	  echo "Installing openapi-spec-validator $(OPENAPI_SPEC_VALIDATOR_VERSION) into $(TOOLS_DIR)/spec-venv"; \
 	  python3 -m venv "$(TOOLS_DIR)/spec-venv"; \
 	  "$(TOOLS_DIR)/spec-venv/bin/pip" install --quiet "openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)"; \
+	fi
+
+# The client generator in a venv of its own; its httpx and attrs are what the generated client needs.
+openapi-python-client:
+	@if ! "$(TOOLS_DIR)/client-venv/bin/python" -c "import importlib.metadata as m; assert m.version('openapi-python-client') == '$(OPENAPI_PYTHON_CLIENT_VERSION)'" 2>/dev/null; then \
+	  echo "Installing openapi-python-client $(OPENAPI_PYTHON_CLIENT_VERSION) into $(TOOLS_DIR)/client-venv"; \
+	  python3 -m venv "$(TOOLS_DIR)/client-venv"; \
+	  "$(TOOLS_DIR)/client-venv/bin/pip" install --quiet "openapi-python-client==$(OPENAPI_PYTHON_CLIENT_VERSION)"; \
 	fi
 
 # A venv with the standardwebhooks package, for the test that runs the README's snippets.

@@ -84,11 +84,11 @@ pub async fn get(
     let detail = query::detail(&state.db, &webhook, d.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(DeliveryWithAttempts {
-        delivery: Delivery::from_row(detail.delivery, webhook.id.0),
-        event_id: detail.event_id,
-        body: detail.body_raw,
-        attempts: detail
+    Ok(Json(DeliveryWithAttempts::new(
+        Delivery::from_row(detail.delivery, webhook.id.0),
+        detail.event_id,
+        detail.body_raw,
+        detail
             .attempts
             .into_iter()
             .map(|a| Attempt {
@@ -104,7 +104,7 @@ pub async fn get(
                 error_message: a.error_message,
             })
             .collect(),
-    }))
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries", operation_id = "redeliver", security(("bearer" = ["deliveries:write"])),

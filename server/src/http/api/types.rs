@@ -314,15 +314,58 @@ pub struct Attempt {
     pub error_message: Option<String>,
 }
 
+/// One delivery: the fields of `Delivery`, with `attempts` the list of attempts instead of
+/// their count, and the event's id and the exact body.
+// Spelled out, not `#[serde(flatten)]` over `Delivery`: its integer `attempts` made the answer
+// carry that key twice and the document an `allOf` no value satisfies (and no client generator
+// accepts).
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryWithAttempts {
-    #[serde(flatten)]
-    pub delivery: Delivery,
+    pub id: String,
+    pub webhook_id: i64,
+    pub event_type: String,
+    /// `scheduled` (waiting for its `deliver_at`), `pending`, `succeeded`, `failed`,
+    /// `cancelled` or `held` (kept while the webhook is paused).
+    pub status: String,
+    /// A scheduled delivery's time (RFC 3339).
+    pub deliver_at: Option<String>,
+    /// The event's key (`X-Webhook-Key`) and this delivery's number among the webhook's
+    /// deliveries with that key (`X-Webhook-Sequence`).
+    pub key: Option<String>,
+    pub sequence: Option<i64>,
+    pub last_status_code: Option<i32>,
+    pub last_duration_ms: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    /// While pending: when the next try is due (RFC 3339).
+    pub next_attempt_at: Option<String>,
     pub event_id: String,
     /// The exact body sent.
     pub body: String,
     /// Newest first.
     pub attempts: Vec<Attempt>,
+}
+
+impl DeliveryWithAttempts {
+    pub fn new(d: Delivery, event_id: String, body: String, attempts: Vec<Attempt>) -> Self {
+        DeliveryWithAttempts {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event_type: d.event_type,
+            status: d.status,
+            deliver_at: d.deliver_at,
+            key: d.key,
+            sequence: d.sequence,
+            last_status_code: d.last_status_code,
+            last_duration_ms: d.last_duration_ms,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            next_attempt_at: d.next_attempt_at,
+            event_id,
+            body,
+            attempts,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
