@@ -26,7 +26,7 @@ async fn create(api: &Api, url: &str, format: Option<&str>) -> (u16, Value) {
     api.post("/api/v1/webhooks", body).await
 }
 
-fn at<'a>(rx: &'a Receiver, path: &str) -> Vec<Received> {
+fn at(rx: &Receiver, path: &str) -> Vec<Received> {
     rx.all().into_iter().filter(|r| r.path == path).collect()
 }
 
