@@ -151,6 +151,17 @@ test("the create form works from the keyboard alone", async ({ page }) => {
     await page.keyboard.press("Tab");
     await expect(page.getByLabel("URL", { exact: true })).toBeFocused();
     await page.keyboard.type(receiver.url);
+    // Then the format, the custom headers, the filter and the catalog links of the hints.
+    for (const next of [
+      page.getByLabel("Format"),
+      page.getByLabel("Custom headers"),
+      page.getByLabel("Filter"),
+      page.locator("#filter-hint a"),
+      page.getByRole("link", { name: "what each event carries" }),
+    ]) {
+      await page.keyboard.press("Tab");
+      await expect(next).toBeFocused();
+    }
     // The next stops are the event groups: a group's "all" box, then its events, in the order
     // shown. Space ticks the first group's "all" box, and so every event of the group.
     await page.keyboard.press("Tab");
