@@ -115,7 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/webhooks/:id/deliveries/:delivery_id") view=DeliveryDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/account") view=alerts::AccountSettingsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/event-types") view=event_types::EventTypesPage/>
+                    <Route path=path!("/settings/event-types") view=event_types::EventTypesPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

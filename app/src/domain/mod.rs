@@ -6,6 +6,7 @@
 
 mod account_input;
 mod api_scope;
+#[cfg(feature = "ssr")]
 pub mod catalog;
 pub mod custom_headers;
 mod event_type;
@@ -29,7 +30,9 @@ pub use account_input::{Email, Password};
 pub use api_scope::{ApiScope, ApiScopes};
 pub use event_type::{EventFamily, EventSet, EventType};
 pub use field_errors::FieldErrors;
-pub use format::{Message, WebhookFormat};
+#[cfg(feature = "ssr")]
+pub use format::Message;
+pub use format::WebhookFormat;
 pub use ids::{AccountId, ApiKeyId, IncidentId, UserId, WebhookId};
 #[cfg(feature = "ssr")]
 pub use ids::{DeliveryId, EventId};

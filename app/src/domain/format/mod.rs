@@ -6,12 +6,17 @@
 //! Rendering is a pure function of the format, the event type and the stored body, so every
 //! attempt of a delivery sends the same bytes and the signatures cover exactly those bytes.
 
+// The rendering is server-only (the dispatcher and the log); the browser needs only the names
+// and the URL detection of the form.
+#[cfg(feature = "ssr")]
 mod chat;
+#[cfg(feature = "ssr")]
 mod message;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+#[cfg(feature = "ssr")]
 pub use message::Message;
 
 /// How a webhook's requests are shaped.
@@ -100,6 +105,7 @@ impl WebhookFormat {
     /// The request body for an event stored as `body` (the seed JSON). `standard` gives the
     /// stored text back unchanged; the others give a message (or, for a body that is not the
     /// seed's JSON, a message saying which event it was).
+    #[cfg(feature = "ssr")]
     pub fn render(self, event_type: &str, body: &str) -> String {
         match self {
             WebhookFormat::Standard => body.to_string(),
@@ -163,6 +169,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "ssr")]
     #[test]
     fn standard_is_the_stored_body_byte_for_byte() {
         let body = "{\"event\":\"booking.created\",\"timestamp\":\"2025-01-15T10:30:00Z\",\"data\":{ \"id\" : 1 }}";
