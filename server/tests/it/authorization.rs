@@ -21,6 +21,8 @@ const WITHOUT_ID: &[&str] = &[
     "/fn/alerts/list",
     "/fn/alerts/settings",
     "/fn/alerts/save-settings",
+    // The event catalog: the same for everyone, no account's data.
+    "/fn/event-types/list",
 ];
 
 async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
