@@ -15,7 +15,10 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 15_000 },
   fullyParallel: true,
-  workers: 2,
+  // One spec at a time against the shared server: in a clean-clone CI run, recovery.spec's two
+  // held events did not arrive within 30 s while other specs ran beside it (never seen alone or
+  // locally); until that is understood, the specs do not share the server's dispatcher.
+  workers: 1,
   retries: 0,
   forbidOnly: !!process.env.CI,
   reporter: [["list"]],
