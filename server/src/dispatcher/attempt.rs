@@ -23,6 +23,8 @@ pub struct Prepared {
     /// The webhook's custom headers, opened (recorded in the log as `***`).
     pub custom_headers: Vec<(String, String)>,
     pub body: String,
+    /// The body is the webhook format's rendering, not the stored event (the log keeps it).
+    pub formatted: bool,
     pub timeout: Duration,
     /// 1 for the delivery's first attempt.
     pub number: i32,
@@ -127,6 +129,7 @@ pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms:
         url: job.url.clone(),
         headers,
         custom_headers,
+        formatted: rendered.is_some(),
         body: rendered.unwrap_or_else(|| job.body.clone()),
         timeout: Duration::from_secs(job.timeout_secs.clamp(1, 300) as u64),
         number: job.attempt_count + 1,
@@ -284,7 +287,7 @@ pub fn handle(
         started_at: started_at_ms,
         duration_ms: took_ms as i32,
         request_headers,
-        request_body: (p.body != job.body).then(|| p.body.clone()),
+        request_body: p.formatted.then(|| p.body.clone()),
         response_status: None,
         response_headers: None,
         response_body: None,
