@@ -41,8 +41,8 @@ fn declared(types: EventSet, path: &[&str]) -> bool {
     types.iter().any(|t| {
         let schema = catalog::schema(t);
         let mut node = &schema;
-        for field in path {
-            if node.get("properties").is_none() && !std::ptr::eq(node, &schema) {
+        for (depth, field) in path.iter().enumerate() {
+            if depth > 0 && node.get("properties").is_none() {
                 return true;
             }
             match node["properties"].get(*field) {
