@@ -95,7 +95,7 @@ proptest! {
         retries in ".{0,6}",
         description in ".{0,1100}",
     ) {
-        let input = WebhookInput { name, url, events, active: true, timeout_secs: timeout, retry_attempts: retries, description, ordered: false, format: String::new(), headers: String::new(), filter: String::new() };
+        let input = WebhookInput { name, url, events, active: true, timeout_secs: timeout, retry_attempts: retries, description, ordered: false, format: String::new(), headers: String::new(), filter: String::new(), template: String::new(), content_type: String::new() };
         if let Err(e) = WebhookDraft::parse(&input, strict()) {
             prop_assert!(!e.is_empty());
             for (field, _) in &e.errors {

@@ -84,6 +84,44 @@ test("validation errors appear next to their fields and keep the input", async (
   await fillWebhook(page, "Keep me", "https://hooks.example.com/in", ["event.created"]);
   await page.getByRole("button", { name: "Create webhook" }).click();
   await expect(page.locator("tbody tr", { hasText: "Keep me" })).toBeVisible();
+
+  // A template: its fields show for the Template format; a variable the catalog does not have
+  // is refused next to the field, with the template kept as typed.
+  await page.goto("/settings/webhooks/create");
+  await hydrated(page);
+  await expect(page.getByTestId("template-fields")).toBeHidden();
+  await fillWebhook(page, "CRM template", "https://crm.example.com/in", ["booking.created"]);
+  await page.getByLabel("Format").selectOption("template");
+  await expect(page.getByTestId("template-fields")).toBeVisible();
+  const bad = '{"phone": {{ data.invitee.phone }}}';
+  await page.getByLabel("Body template").fill(bad);
+  await page.getByRole("button", { name: "Create webhook" }).click();
+  await expect(page.locator("#template-error")).toContainText("data.invitee.phone is not a field");
+  await expect(page.getByLabel("Body template")).toHaveValue(bad);
+  await expect(page.getByLabel("Body template")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("Format")).toHaveValue("template");
+  await shot(page, info, "template-error");
+  const good = '{"name": {{ data.invitee.name }}, "email": {{ data.invitee.email }}, "kind": {{ event }}}';
+  await page.getByLabel("Body template").fill(good);
+  await page.getByRole("button", { name: "Create webhook" }).click();
+  const row = page.locator("tbody tr", { hasText: "CRM template" });
+  await expect(row).toBeVisible();
+
+  // The edit page previews the request exactly as it would be sent, for the chosen example.
+  await row.getByRole("link", { name: "CRM template" }).click();
+  await hydrated(page);
+  await expect(page.getByLabel("Body template")).toHaveValue(good);
+  const preview = page.getByTestId("request-preview");
+  await preview.getByLabel("Event").selectOption("example:booking.created");
+  await preview.getByRole("button", { name: "Preview" }).click();
+  await expect(page).toHaveURL(/preview=example%3Abooking.created/);
+  const body = page.getByTestId("preview-body");
+  await expect(body).toHaveText('{"name": "Jane Smith", "email": "jane@example.com", "kind": "booking.created"}');
+  await expect(page.getByTestId("preview-headers")).toContainText(/x-webhook-signature: [0-9a-f]{64}/);
+  await expect(page.getByTestId("preview-headers")).toContainText("content-type: application/json");
+  await preview.scrollIntoViewIfNeeded();
+  await shot(page, info, "template-preview");
+  await info.attach("template-preview", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
 });
 
 test("the signing secret can be revealed and rotated", async ({ page }, info) => {

@@ -15,6 +15,7 @@ mod m20261202_000007_held_and_alerts;
 mod m20261203_000008_alerts;
 mod m20261203_000009_formats;
 mod m20261203_000010_api_key_scopes;
+mod m20261204_000011_templates;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_alerts::Migration),
             Box::new(m20261203_000009_formats::Migration),
             Box::new(m20261203_000010_api_key_scopes::Migration),
+            Box::new(m20261204_000011_templates::Migration),
         ]
     }
 }

@@ -173,6 +173,8 @@ pub async fn save(
                 format: alert_hook_format(&url).as_str().to_string(),
                 headers: None,
                 filter: None,
+                template: None,
+                content_type: None,
                 alerts: true,
             }
             .into_active(now)

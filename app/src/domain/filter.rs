@@ -4,55 +4,12 @@
 //! column of the mistake) and every variable against the event catalog — `event` (the type),
 //! and `data.…` fields that the catalog's schemas of the webhook's event types declare.
 
-use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
+use super::jinja::{describe, environment, unknown_variable};
 use super::{catalog, EventSet};
 
 pub const MAX_FILTER_CHARS: usize = 1000;
-
-/// The variables a filter sees.
-const ROOTS: [&str; 2] = ["event", "data"];
-
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    // A field an event lacks is undefined (false in a test), also several levels deep.
-    env.set_undefined_behavior(UndefinedBehavior::Chainable);
-    env
-}
-
-fn describe(e: &minijinja::Error, source: &str) -> String {
-    let detail = e.detail().unwrap_or("invalid expression");
-    match e.range() {
-        Some(r) => {
-            let before = &source[..r.start.min(source.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("Line {line}, column {column}: {detail}.")
-        }
-        None => format!("{detail}."),
-    }
-}
-
-/// Whether `path` (`["invitee", "name"]`) is a field of `data` that the catalog declares for
-/// one of `types`. What follows a field that is not an object is a method of its value
-/// (`data.invitee.email.endswith("@acme.com")`).
-fn declared(types: EventSet, path: &[&str]) -> bool {
-    types.iter().any(|t| {
-        let schema = catalog::schema(t);
-        let mut node = &schema;
-        for (depth, field) in path.iter().enumerate() {
-            if depth > 0 && node.get("properties").is_none() {
-                return true;
-            }
-            match node["properties"].get(*field) {
-                Some(next) => node = next,
-                None => return false,
-            }
-        }
-        true
-    })
-}
 
 /// Checks a filter for a webhook subscribed to `types`; the trimmed source, or `None` when it
 /// is empty (no filter).
@@ -70,27 +27,8 @@ pub fn parse(source: &str, types: EventSet) -> Result<Option<String>, String> {
     let expr = env
         .compile_expression(source)
         .map_err(|e| describe(&e, source))?;
-    let mut unknown: Vec<String> = expr
-        .undeclared_variables(true)
-        .into_iter()
-        .filter(|var| {
-            let mut parts = var.split('.');
-            match parts.next() {
-                Some("event") => parts.next().is_some(),
-                Some("data") => {
-                    let path: Vec<&str> = parts.collect();
-                    !path.is_empty() && !declared(types, &path)
-                }
-                _ => true,
-            }
-        })
-        .collect();
-    unknown.sort();
-    if let Some(first) = unknown.first() {
-        return Err(format!(
-            "{first} is not a field of these events (the filter sees {} and the data fields of the event catalog).",
-            ROOTS.join(" and ")
-        ));
+    if let Some(e) = unknown_variable(expr.undeclared_variables(true), types, &["event"]) {
+        return Err(e);
     }
     // Filters are tests: an expression must give true or false for a real event.
     let sample = catalog::example(

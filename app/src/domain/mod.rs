@@ -15,9 +15,14 @@ mod field_errors;
 pub mod filter;
 mod format;
 mod ids;
+#[cfg(feature = "ssr")]
+mod jinja;
+#[cfg(feature = "ssr")]
+pub mod outgoing;
 mod schedule;
 mod signing_secret;
 mod target;
+pub mod template;
 mod text;
 mod webhook_draft;
 mod webhook_url;
@@ -39,6 +44,7 @@ pub use ids::{DeliveryId, EventId};
 pub use schedule::{parse_deliver_at, EventKey, MAX_KEY_CHARS, MAX_SCHEDULE_AHEAD_MS};
 pub use signing_secret::{mask as signing_secret_mask, SigningSecret};
 pub use target::{check_resolved, classify_ip, TargetPolicy};
+pub use template::BodyType;
 pub use text::{check_visible, is_format_char};
 pub use webhook_draft::{
     WebhookDraft, WebhookInput, DEFAULT_RETRY_ATTEMPTS, DEFAULT_TIMEOUT_SECS, MAX_DESCRIPTION_LEN,

@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::custom_headers::{self, HeaderValue};
-use super::{EventSet, FieldErrors, TargetPolicy, WebhookFormat, WebhookUrl};
+use super::template::MAX_TEMPLATE_CHARS;
+use super::{BodyType, EventSet, FieldErrors, TargetPolicy, WebhookFormat, WebhookUrl};
 
 pub const MAX_NAME_LEN: usize = 100;
 pub const MAX_DESCRIPTION_LEN: usize = 1000;
@@ -26,6 +27,10 @@ pub struct WebhookInput {
     pub headers: String,
     /// A boolean expression over the event (`domain::filter`); empty: every event.
     pub filter: String,
+    /// With format `template`: the body template (`domain::template`).
+    pub template: String,
+    /// The template's body type (`domain::BodyType`); empty: JSON.
+    pub content_type: String,
 }
 
 /// A webhook's settings once validated: the only way to create or change a webhook.
@@ -44,6 +49,10 @@ pub struct WebhookDraft {
     pub headers: Vec<(String, HeaderValue)>,
     /// The filter as checked by `domain::filter::parse` (server side, in `vet`); `None`: none.
     pub filter: Option<String>,
+    /// The template as typed (checked by `domain::template::check` in `vet` when the format is
+    /// `template`; kept otherwise, so that switching formats loses nothing); `None`: none.
+    pub template: Option<String>,
+    pub body_type: BodyType,
 }
 
 impl WebhookInput {
@@ -61,6 +70,8 @@ impl WebhookInput {
             // Header values are secrets: echoed masked, never into the page as typed.
             ("headers".to_string(), mask_values(&self.headers)),
             ("filter".to_string(), self.filter.clone()),
+            ("template".to_string(), self.template.clone()),
+            ("content_type".to_string(), self.content_type.clone()),
         ];
         echo.extend(
             self.events
@@ -89,6 +100,11 @@ impl WebhookInput {
             format: errors.echoed("format").unwrap_or_default().to_string(),
             headers: errors.echoed("headers").unwrap_or_default().to_string(),
             filter: errors.echoed("filter").unwrap_or_default().to_string(),
+            template: errors.echoed("template").unwrap_or_default().to_string(),
+            content_type: errors
+                .echoed("content_type")
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }
@@ -177,8 +193,24 @@ impl WebhookDraft {
         let headers = custom_headers::parse_text(&input.headers)
             .map_err(|e| errors.add("headers", e))
             .ok();
+        let body_type = BodyType::parse(&input.content_type)
+            .map_err(|e| errors.add("content_type", e))
+            .ok();
+        // Forms send CRLF line ends; the template is kept with the ends it is sent with.
+        let template_text = input.template.replace("\r\n", "\n");
+        if template_text.chars().count() > MAX_TEMPLATE_CHARS {
+            errors.add(
+                "template",
+                format!("Use at most {MAX_TEMPLATE_CHARS} characters for the template."),
+            );
+        } else if format == Some(WebhookFormat::Template) && template_text.trim().is_empty() {
+            errors.add(
+                "template",
+                "Write the body to send (the format is Template).",
+            );
+        }
 
-        match (url, events, timeout, retries, format, headers) {
+        match (url, events, timeout, retries, format, headers, body_type) {
             (
                 Some(url),
                 Some(events),
@@ -186,6 +218,7 @@ impl WebhookDraft {
                 Some(retries),
                 Some(format),
                 Some(headers),
+                Some(body_type),
             ) if errors.is_empty() => Ok(WebhookDraft {
                 name,
                 url,
@@ -198,6 +231,8 @@ impl WebhookDraft {
                 format,
                 headers,
                 filter: None,
+                template: (!template_text.trim().is_empty()).then_some(template_text),
+                body_type,
             }),
             _ => Err(errors.with_echo(input.to_echo())),
         }
@@ -221,6 +256,8 @@ mod tests {
             format: "".into(),
             headers: "".into(),
             filter: "".into(),
+            template: "".into(),
+            content_type: "".into(),
         }
     }
 
@@ -246,6 +283,8 @@ mod tests {
             format: "fax".into(),
             headers: "Host: ***".into(),
             filter: "data.x ==".into(),
+            template: "t".repeat(20_001),
+            content_type: "text/html".into(),
         };
         let e = WebhookDraft::parse(&input, TargetPolicy::STRICT).unwrap_err();
         for field in [
@@ -257,6 +296,8 @@ mod tests {
             "description",
             "format",
             "headers",
+            "template",
+            "content_type",
         ] {
             assert!(e.get(field).is_some(), "no error for {field}: {e:?}");
         }

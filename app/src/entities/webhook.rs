@@ -36,6 +36,10 @@ pub struct Model {
     pub headers: Option<String>,
     /// Only events this expression matches are sent (`domain::filter`); NULL: every event.
     pub filter: Option<String>,
+    /// The body template (`domain::template`), used while `format` is `template`.
+    pub template: Option<String>,
+    /// The template's body type (`domain::BodyType::as_str`); NULL: JSON.
+    pub content_type: Option<String>,
     /// The account's alert endpoint (`crate::alerts`): hidden from the account's webhooks
     /// (`secure_find` leaves it out), subscribed to nothing, sent only alert events.
     pub alerts: bool,
@@ -66,6 +70,8 @@ pub struct NewWebhook {
     /// Stored form of the custom headers (see [`Model::headers`]).
     pub headers: Option<String>,
     pub filter: Option<String>,
+    pub template: Option<String>,
+    pub content_type: Option<String>,
     pub alerts: bool,
 }
 
@@ -95,6 +101,8 @@ impl NewWebhook {
             format: Set(self.format),
             headers: Set(self.headers),
             filter: Set(self.filter),
+            template: Set(self.template),
+            content_type: Set(self.content_type),
             alerts: Set(self.alerts),
         }
     }

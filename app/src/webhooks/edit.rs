@@ -4,8 +4,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::fields::WebhookFields;
 use super::{
-    get_test_outcome, get_webhook, reveal_secret, DeleteWebhook, EnableWebhook, RotateSecret,
-    SendTestEvent, TestOutcome, UpdateWebhook, WebhookDetail,
+    get_test_outcome, get_webhook, preview_request, reveal_secret, DeleteWebhook, EnableWebhook,
+    RotateSecret, SendTestEvent, TestOutcome, UpdateWebhook, WebhookDetail,
 };
 use crate::components::{errors_of, format_duration_ms, format_time, ErrorNotice, FormError};
 use crate::deliveries::DeliveryChart;
@@ -142,6 +142,7 @@ fn EditView(
                 <p class="meta">"Created " {format_time(w.created_at)} " · updated " {format_time(w.updated_at)}</p>
             </section>
             {(!w.filter.is_empty()).then(|| view! { <FilterPreview checks=w.filter_preview.clone()/> })}
+            <RequestPreviewPanel id=id/>
             </div>
             <aside class="side">
                 <TestPanel id=id test=test earlier=earlier events=w.events.clone()/>
@@ -398,6 +399,55 @@ fn FilterPreview(checks: Vec<super::model::FilterCheck>) -> impl IntoView {
                     </table>
                 }.into_any()
             }}
+        </section>
+    }
+}
+
+/// The request the webhook would be sent for a chosen event (a type's example or one of the
+/// account's recent events), as the dispatcher builds it. A plain GET form picks the event, so
+/// it works without JavaScript.
+#[component]
+fn RequestPreviewPanel(id: crate::domain::WebhookId) -> impl IntoView {
+    let query = use_query_map();
+    let source = move || query.with(|q| q.get("preview").unwrap_or_default());
+    let preview = Resource::new(source, move |s| preview_request(id, s));
+    view! {
+        <section class="card" aria-labelledby="preview-title" data-testid="request-preview" id="preview">
+            <h2 id="preview-title">"Request preview"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match preview.await {
+                        Ok(p) => {
+                            let headers = p
+                                .headers
+                                .iter()
+                                .map(|(k, v)| format!("{k}: {v}"))
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            let chosen = p.source.clone();
+                            view! {
+                                <form method="get" action=format!("/settings/webhooks/{id}/edit#preview") class="preview-form">
+                                    <label for="preview-source">"Event"</label>
+                                    <select id="preview-source" name="preview">
+                                        {p.sources.iter().map(|s| view! {
+                                            <option value=s.value.clone() selected=s.value == chosen>{s.label.clone()}</option>
+                                        }).collect_view()}
+                                    </select>
+                                    <button type="submit">"Preview"</button>
+                                </form>
+                                {p.note.clone().map(|n| view! { <p class="notice warning" data-testid="preview-note">{n}</p> })}
+                                <p class="hint">"Exactly what is sent, signed over these bytes; each delivery has its own id and time, and custom header values are shown as " <code>"***"</code> "."</p>
+                                <h3>"Headers"</h3>
+                                <pre class="body" data-testid="preview-headers">{headers}</pre>
+                                <h3>"Body"</h3>
+                                <pre class="body" data-testid="preview-body">{p.body.clone()}</pre>
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

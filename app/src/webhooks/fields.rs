@@ -2,9 +2,11 @@ use leptos::prelude::*;
 
 use crate::components::{escape_text, FieldError};
 use crate::domain::{
-    EventFamily, EventType, FieldErrors, WebhookFormat, WebhookInput, MAX_DESCRIPTION_LEN,
-    MAX_NAME_LEN,
+    BodyType, EventFamily, EventType, FieldErrors, WebhookFormat, WebhookInput,
+    MAX_DESCRIPTION_LEN, MAX_NAME_LEN,
 };
+
+const TEMPLATE_PLACEHOLDER: &str = "{\n  \"type\": {{ event }},\n  \"contact\": {\"name\": {{ data.invitee.name }}, \"email\": {{ data.invitee.email }}},\n  \"starts\": {{ (data.date ~ \" \" ~ data.time) }}\n}";
 
 /// The inputs of the create and edit forms (the `<ActionForm>` around them is the page's).
 /// `initial` is what the fields start with: the stored webhook, the defaults, or the user's
@@ -98,6 +100,15 @@ pub fn WebhookFields(
         );
     };
     let initial_format = format.get_untracked();
+    let initial_type = BodyType::parse(&initial.content_type).unwrap_or_default();
+    let body_types = BodyType::ALL
+        .into_iter()
+        .map(|t| {
+            view! {
+                <option value=t.as_str() selected=initial_type == t>{t.label()}</option>
+            }
+        })
+        .collect_view();
     let format_options = WebhookFormat::ALL
         .into_iter()
         .map(|f| {
@@ -135,6 +146,34 @@ pub fn WebhookFields(
             <p class="hint" id="format-hint">"Standard sends the JSON event, signed. For a Slack, Discord or Microsoft Teams incoming-webhook URL choose that app: it is sent a readable message about each event (still signed, with the same headers)."</p>
             <FieldError errors=errors field="format"/>
         </div>
+        // Without JavaScript the template's fields are always there (the owner picks the format
+        // by hand); once interactive they show for the Template format only.
+        <fieldset class="field template-fields" data-testid="template-fields"
+            hidden=move || interactive.get() && format.get() != WebhookFormat::Template.as_str()>
+            <legend>"Template"</legend>
+            <div class="field">
+                <label for="content_type">"Content-Type"</label>
+                <select id="content_type" name="content_type" aria-invalid=invalid("content_type")
+                    aria-describedby="content_type-error">
+                    {body_types}
+                </select>
+                <FieldError errors=errors field="content_type"/>
+            </div>
+            <div class="field">
+                <label for="template">"Body template"</label>
+                <textarea id="template" name="template" rows="8" spellcheck="false" autocomplete="off"
+                    class="code" placeholder=TEMPLATE_PLACEHOLDER
+                    aria-invalid=invalid("template") aria-describedby="template-hint template-error"
+                    inner_html=escape_text(&initial.template)></textarea>
+                <p class="hint" id="template-hint">"Sent with the format Template. Jinja syntax over "
+                    <code>"event"</code> ", " <code>"timestamp"</code> " and the "
+                    <a href="/settings/event-types">"event's"</a> " " <code>"data"</code>
+                    ". For JSON each value prints as JSON, quotes included: write "
+                    <code>"{{ data.invitee.name }}"</code> ", not " <code>"\"{{ data.invitee.name }}\""</code>
+                    ". Checked when you save, against each subscribed event type's example."</p>
+                <FieldError errors=errors field="template"/>
+            </div>
+        </fieldset>
         <div class="field">
             <label for="headers">"Custom headers " <span class="optional">"(optional)"</span></label>
             <textarea id="headers" name="headers" rows="2" spellcheck="false" autocomplete="off"

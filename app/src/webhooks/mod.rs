@@ -13,5 +13,5 @@ mod state_badge;
 pub use create::CreateWebhookPage;
 pub use edit::EditWebhookPage;
 pub use list::WebhookListPage;
-pub use model::{TestOutcome, WebhookDetail, WebhookSummary};
+pub use model::{RequestPreview, TestOutcome, WebhookDetail, WebhookSummary};
 pub use server::*;

@@ -55,6 +55,9 @@ pub struct WebhookDetail {
     /// With a filter: the account's last events of the subscribed types, and whether the
     /// filter matches each (newest first).
     pub filter_preview: Vec<FilterCheck>,
+    /// The body template (kept when another format is chosen) and its Content-Type.
+    pub template: String,
+    pub content_type: String,
     /// Deliveries scheduled for later (not yet due).
     pub scheduled: u64,
     /// Deliveries kept while it is paused (sent or discarded when it is switched back on).
@@ -75,6 +78,8 @@ impl WebhookDetail {
             format: self.format.clone(),
             headers: crate::domain::custom_headers::masked_text(&self.header_names),
             filter: self.filter.clone(),
+            template: self.template.clone(),
+            content_type: self.content_type.clone(),
         }
     }
 }
@@ -101,4 +106,27 @@ pub struct FilterCheck {
     /// A short description of the event (`domain::Message`'s summary).
     pub summary: String,
     pub matched: bool,
+}
+
+/// An event the preview can render: a type's catalog example or one of the account's events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewSource {
+    /// `example:<type>` or `event:<id>`.
+    pub value: String,
+    pub label: String,
+}
+
+/// The request a webhook would send for one event, as built by the dispatcher's own code:
+/// body and headers byte for byte, but for the delivery id and time (each delivery's own) and
+/// the custom header values (shown as `***`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestPreview {
+    /// What can be previewed (the subscribed types' examples, then the account's recent events).
+    pub sources: Vec<PreviewSource>,
+    /// The source shown (one of `sources`).
+    pub source: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// Why this event would not be sent (the filter leaves it out, the template fails on it).
+    pub note: Option<String>,
 }

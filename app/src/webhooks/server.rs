@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use super::model::{TestOutcome, WebhookDetail, WebhookSummary};
+use super::model::{RequestPreview, TestOutcome, WebhookDetail, WebhookSummary};
 use crate::domain::WebhookInput;
 use crate::error::AppError;
 
@@ -23,6 +23,8 @@ pub fn webhook_input(
     format: String,
     headers: String,
     filter: String,
+    template: String,
+    content_type: String,
 ) -> WebhookInput {
     WebhookInput {
         name,
@@ -36,6 +38,8 @@ pub fn webhook_input(
         format,
         headers,
         filter,
+        template,
+        content_type,
     }
 }
 
@@ -67,6 +71,25 @@ pub async fn get_webhook(
     .await
 }
 
+/// What the webhook would be sent for `source` (`example:<type>` or `event:<id>` of this
+/// account; empty: the first subscribed type's example), body and headers as the dispatcher
+/// builds them.
+#[server(prefix = "/fn", endpoint = "webhooks/preview")]
+pub async fn preview_request(
+    id: crate::domain::WebhookId,
+    #[server(default)] source: String,
+) -> Result<RequestPreview, AppError> {
+    crate::request::as_user(
+        "webhooks/preview",
+        |crate::request::UserRequest { user, state }| async move {
+            let model =
+                crate::entities::scope::owned_webhook(&state.db, user.account_id, id).await?;
+            super::ssr::preview(&state.db, &state.secrets, &model, &source).await
+        },
+    )
+    .await
+}
+
 #[server(prefix = "/fn", endpoint = "webhooks/reveal-secret")]
 pub async fn reveal_secret(id: crate::domain::WebhookId) -> Result<String, AppError> {
     crate::request::as_user(
@@ -93,6 +116,8 @@ pub async fn create_webhook(
     #[server(default)] format: String,
     #[server(default)] headers: String,
     #[server(default)] filter: String,
+    #[server(default)] template: String,
+    #[server(default)] content_type: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/create",
@@ -109,6 +134,8 @@ pub async fn create_webhook(
                 format,
                 headers,
                 filter,
+                template,
+                content_type,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::create(&state.db, &state.secrets, user.account_id, &draft).await?;
@@ -133,6 +160,8 @@ pub async fn update_webhook(
     #[server(default)] format: String,
     #[server(default)] headers: String,
     #[server(default)] filter: String,
+    #[server(default)] template: String,
+    #[server(default)] content_type: String,
 ) -> Result<(), AppError> {
     crate::request::as_user(
         "webhooks/update",
@@ -151,6 +180,8 @@ pub async fn update_webhook(
                 format,
                 headers,
                 filter,
+                template,
+                content_type,
             );
             let draft = super::ssr::vet(&input, state.policy).await?;
             super::ssr::update(

@@ -2,8 +2,8 @@
 //! [`call`] (send it, bounded in time and in bytes read), [`handle`] (what the answer means for
 //! the delivery: done, retry when, or failed).
 
-use app::domain::signing::{seed_signature, standard_signature};
-use app::domain::{SigningSecret, TargetPolicy, WebhookFormat, WebhookUrl};
+use app::domain::outgoing::{self, BodyShape, Envelope};
+use app::domain::{SigningSecret, TargetPolicy, WebhookUrl};
 use app::queue::{AttemptOutcome, AttemptTrigger, Job, Next};
 use app::secrets::SecretBox;
 use futures::StreamExt;
@@ -13,7 +13,7 @@ use url::Host;
 use super::attempt_error::AttemptError;
 use super::retry::{parse_retry_after, RetrySchedule};
 
-pub const USER_AGENT: &str = concat!("SchedulingKit-Webhooks/", env!("CARGO_PKG_VERSION"));
+pub use app::domain::outgoing::USER_AGENT;
 
 /// A request ready to send.
 #[derive(Clone, Debug)]
@@ -75,42 +75,28 @@ impl OpenedSecrets {
     }
 }
 
-/// Builds the exact request: the stored body, the seed's headers and the Standard Webhooks ones.
-/// During a rotation's overlap the previous secret signs too (see the README).
+/// Builds the exact request (`app::domain::outgoing`, which the edit page's preview shows too),
+/// with the webhook's custom headers and the target checked again.
 pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms: i64) -> Prepared {
     let delivery_id = job.delivery_id.to_string();
-    let timestamp = now_ms / 1000;
-    // The body in the webhook's format; the signatures below cover exactly these bytes.
-    let format = WebhookFormat::parse(&job.format).unwrap_or_default();
-    let rendered = match format {
-        WebhookFormat::Standard => None,
-        other => Some(other.render(&job.event_type, &job.body)),
-    };
-    let body_text = rendered.as_deref().unwrap_or(&job.body);
-    let body = body_text.as_bytes();
-    let mut headers: Vec<(&'static str, String)> = vec![
-        ("content-type", "application/json".to_string()),
-        ("user-agent", USER_AGENT.to_string()),
-        ("x-webhook-event", job.event_type.clone()),
-        ("x-webhook-delivery-id", delivery_id.clone()),
-    ];
-    if let (Some(key), Some(sequence)) = (&job.key, job.sequence) {
-        headers.push(("x-webhook-key", key.clone()));
-        headers.push(("x-webhook-sequence", sequence.to_string()));
-    }
-    let mut blocked = None;
-    let mut standard = Vec::new();
-    match &secrets.current {
-        Ok(secret) => {
-            headers.push(("x-webhook-signature", seed_signature(secret, body)));
-            standard.push(standard_signature(secret, &delivery_id, timestamp, body));
-        }
-        Err(e) => blocked = Some(format!("the webhook's signing secret is unusable: {e}")),
-    }
-    if let Some(prev) = &secrets.previous {
-        headers.push(("x-webhook-signature-previous", seed_signature(prev, body)));
-        standard.push(standard_signature(prev, &delivery_id, timestamp, body));
-    }
+    let shape = BodyShape::stored(
+        &job.format,
+        job.template.as_deref(),
+        job.content_type.as_deref(),
+    );
+    let out = outgoing::build(
+        &shape,
+        &Envelope {
+            delivery_id: &delivery_id,
+            event_type: &job.event_type,
+            stored_body: &job.body,
+            key: job.key.as_deref().zip(job.sequence),
+            timestamp: now_ms / 1000,
+        },
+        secrets.current.as_ref().map_err(String::as_str),
+        secrets.previous.as_ref(),
+    );
+    let mut blocked = out.refused;
     let custom_headers = match &secrets.custom {
         Ok(h) => h.clone(),
         Err(e) => {
@@ -118,19 +104,15 @@ pub fn prepare(job: &Job, secrets: &OpenedSecrets, policy: TargetPolicy, now_ms:
             Vec::new()
         }
     };
-    headers.push(("webhook-id", delivery_id));
-    headers.push(("webhook-timestamp", timestamp.to_string()));
-    headers.push(("webhook-signature", standard.join(" ")));
-
     if blocked.is_none() {
         blocked = check_target(&job.url, policy).err();
     }
     Prepared {
         url: job.url.clone(),
-        headers,
+        headers: out.headers,
         custom_headers,
-        formatted: rendered.is_some(),
-        body: rendered.unwrap_or_else(|| job.body.clone()),
+        formatted: out.formatted,
+        body: out.body,
         timeout: Duration::from_secs(job.timeout_secs.clamp(1, 300) as u64),
         number: job.attempt_count + 1,
         blocked,
@@ -373,6 +355,8 @@ mod tests {
             replay: false,
             format: "standard".into(),
             headers: None,
+            template: None,
+            content_type: None,
         }
     }
 

@@ -79,6 +79,10 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
         ("/fn/webhooks/get", vec![("id", &h)]),
         ("/fn/webhooks/reveal-secret", vec![("id", &h)]),
         (
+            "/fn/webhooks/preview",
+            vec![("id", &h), ("source", "example:booking.created")],
+        ),
+        (
             "/fn/webhooks/update",
             vec![
                 ("id", &h),

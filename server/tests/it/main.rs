@@ -27,5 +27,6 @@ mod scopes;
 mod site;
 mod snippets;
 mod storage;
+mod templates;
 mod web_hardening;
 mod webhooks;

@@ -32,14 +32,17 @@ pub enum WebhookFormat {
     Discord,
     /// A Microsoft Teams Workflows (or Power Automate) webhook: a message with an adaptive card.
     Teams,
+    /// The owner's own body (`domain::template`), with a Content-Type of their choice.
+    Template,
 }
 
 impl WebhookFormat {
-    pub const ALL: [WebhookFormat; 4] = [
+    pub const ALL: [WebhookFormat; 5] = [
         WebhookFormat::Standard,
         WebhookFormat::Slack,
         WebhookFormat::Discord,
         WebhookFormat::Teams,
+        WebhookFormat::Template,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl WebhookFormat {
             WebhookFormat::Slack => "slack",
             WebhookFormat::Discord => "discord",
             WebhookFormat::Teams => "teams",
+            WebhookFormat::Template => "template",
         }
     }
 
@@ -58,6 +62,7 @@ impl WebhookFormat {
             WebhookFormat::Slack => "Slack message",
             WebhookFormat::Discord => "Discord message",
             WebhookFormat::Teams => "Microsoft Teams message",
+            WebhookFormat::Template => "Your own template (a CRM's fields, form or text)",
         }
     }
 
@@ -102,23 +107,19 @@ impl WebhookFormat {
         }
     }
 
-    /// The request body for an event stored as `body` (the seed JSON). `standard` gives the
-    /// stored text back unchanged; the others give a message (or, for a body that is not the
-    /// seed's JSON, a message saying which event it was).
+    /// The request body for an event stored as `body` (the seed JSON). `standard` (and
+    /// `template`, whose rendering needs the template: `domain::outgoing::BodyShape`) give the
+    /// stored text back unchanged; the chat formats give a message (or, for a body that is not
+    /// the seed's JSON, a message saying which event it was).
     #[cfg(feature = "ssr")]
     pub fn render(self, event_type: &str, body: &str) -> String {
-        match self {
-            WebhookFormat::Standard => body.to_string(),
-            chat => {
-                let message = Message::from_body(event_type, body);
-                let value = match chat {
-                    WebhookFormat::Slack => chat::slack(&message),
-                    WebhookFormat::Discord => chat::discord(&message),
-                    _ => chat::teams(&message),
-                };
-                value.to_string()
-            }
-        }
+        let chat = match self {
+            WebhookFormat::Standard | WebhookFormat::Template => return body.to_string(),
+            WebhookFormat::Slack => chat::slack,
+            WebhookFormat::Discord => chat::discord,
+            WebhookFormat::Teams => chat::teams,
+        };
+        chat(&Message::from_body(event_type, body)).to_string()
     }
 }
 

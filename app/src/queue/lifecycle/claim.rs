@@ -41,6 +41,9 @@ pub struct Job {
     pub format: String,
     /// The webhook's custom headers as stored (`[name, sealed value]` JSON), if any.
     pub headers: Option<String>,
+    /// With format `template`: the template and its Content-Type (`domain::BodyType`).
+    pub template: Option<String>,
+    pub content_type: Option<String>,
 }
 
 impl Job {
@@ -189,7 +192,9 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
         "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.webhook_id, \
            d.event_type, e.body, e.created_at AS event_created_at, w.url, w.secret, \
            w.previous_secret, w.previous_secret_expires_at, w.timeout_secs, w.retry_attempts, \
-           d.manual, d.replay, d.key, d.sequence, w.format, w.headers \
+           d.manual, d.replay, d.key, d.sequence, w.format, w.headers, \
+           CASE WHEN w.format = 'template' THEN w.template END AS template, \
+           CASE WHEN w.format = 'template' THEN w.content_type END AS content_type \
          FROM deliveries d \
          JOIN events e ON e.id = d.event_id \
          JOIN webhooks w ON w.id = d.webhook_id \

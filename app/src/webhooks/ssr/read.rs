@@ -47,6 +47,8 @@ pub async fn detail(
         header_names: model.header_names(),
         filter: model.filter.clone().unwrap_or_default(),
         filter_preview: filter_preview(db, &model).await?,
+        template: model.template.clone().unwrap_or_default(),
+        content_type: model.content_type.clone().unwrap_or_default(),
         held_count,
         disabled_at: model.disabled_at,
         disabled_reason: model.disabled_reason.clone(),

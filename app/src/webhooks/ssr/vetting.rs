@@ -13,19 +13,29 @@ pub async fn vet(
     policy: crate::domain::TargetPolicy,
 ) -> Result<WebhookDraft, AppError> {
     // The filter is checked here (minijinja is server-only), with the form's other errors.
+    // So is a template, when the format is `template`.
     let filter_of = |events| crate::domain::filter::parse(&input.filter, events);
+    let template_of = |draft: &WebhookDraft| match (&draft.template, draft.format) {
+        (Some(source), crate::domain::WebhookFormat::Template) => {
+            crate::domain::template::check(source, draft.body_type, draft.events).map(|_| ())
+        }
+        _ => Ok(()),
+    };
     let draft = match WebhookDraft::parse(input, policy) {
-        Ok(mut draft) => match filter_of(draft.events) {
-            Ok(filter) => {
-                draft.filter = filter;
-                draft
+        Ok(mut draft) => {
+            let mut errors = crate::domain::FieldErrors::new();
+            match filter_of(draft.events) {
+                Ok(filter) => draft.filter = filter,
+                Err(e) => errors.add("filter", e),
             }
-            Err(e) => {
-                let mut errors = crate::domain::FieldErrors::new();
-                errors.add("filter", e);
+            if let Err(e) = template_of(&draft) {
+                errors.add("template", e);
+            }
+            if !errors.is_empty() {
                 return Err(AppError::Invalid(errors.with_echo(input.to_echo())));
             }
-        },
+            draft
+        }
         Err(mut errors) => {
             if let Ok(Err(e)) = crate::domain::EventSet::parse(&input.events).map(filter_of) {
                 errors.add("filter", e);

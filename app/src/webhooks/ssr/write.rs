@@ -58,6 +58,8 @@ pub async fn create(
         format: draft.format.as_str().to_string(),
         headers,
         filter: draft.filter.clone(),
+        template: draft.template.clone(),
+        content_type: Some(draft.body_type.as_str().to_string()),
         alerts: false,
     }
     .into_active(now)
@@ -90,6 +92,8 @@ pub async fn update(
     active.format = Set(draft.format.as_str().to_string());
     active.headers = Set(headers);
     active.filter = Set(draft.filter.clone());
+    active.template = Set(draft.template.clone());
+    active.content_type = Set(Some(draft.body_type.as_str().to_string()));
     active.name = Set(draft.name.clone());
     active.url = Set(draft.url.as_str().to_string());
     active.description = Set(draft.description.clone());

@@ -79,7 +79,7 @@ pub struct Webhook {
     /// Deliveries with the same key are sent one at a time, in publish order.
     pub ordered: bool,
     /// The shape of the requests: `standard` (the JSON event), `slack`, `discord` or `teams`
-    /// (a readable message for that app's incoming webhook).
+    /// (a readable message for that app's incoming webhook), or `template` (the owner's own).
     #[schema(example = "standard")]
     pub format: String,
     /// Custom headers sent with every request: the names, each value shown as `***` (values
@@ -91,6 +91,14 @@ pub struct Webhook {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "data.event_type == \"sales-demo\" and data.duration >= 30")]
     pub filter: Option<String>,
+    /// The body template (format `template`; kept while another format is chosen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "{\"contact\": {{ data.invitee.email }}}")]
+    pub template: Option<String>,
+    /// The template's Content-Type: `application/json`, `application/x-www-form-urlencoded`
+    /// or `text/plain`.
+    #[schema(example = "application/json")]
+    pub content_type: String,
     /// RFC 3339.
     pub created_at: String,
     /// Why the webhook was paused automatically, while it is.
@@ -131,6 +139,14 @@ impl Webhook {
             ordered: m.ordered,
             headers,
             filter: m.filter.clone(),
+            template: m.template.clone(),
+            content_type: m
+                .content_type
+                .as_deref()
+                .and_then(|c| app::domain::BodyType::parse(c).ok())
+                .unwrap_or_default()
+                .as_str()
+                .to_string(),
             format: m.format,
             created_at: rfc3339(m.created_at),
         }
@@ -159,7 +175,7 @@ pub struct CreateWebhook {
     pub description: Option<String>,
     /// Send deliveries with the same key one at a time, in publish order (default false).
     pub ordered: Option<bool>,
-    /// `standard`, `slack`, `discord` or `teams`. Omitted: the app's format when `url` is a
+    /// `standard`, `slack`, `discord`, `teams` or `template`. Omitted: the app's format when `url` is a
     /// Slack, Discord or Microsoft Teams incoming-webhook address, else `standard`.
     #[schema(example = "slack")]
     pub format: Option<String>,
@@ -173,6 +189,17 @@ pub struct CreateWebhook {
     /// create no delivery. Checked on save: syntax, and every `data` field against the event
     /// catalog.
     pub filter: Option<String>,
+    /// With `format: "template"`, required: the body, in Jinja syntax over `event`,
+    /// `timestamp` and `data`. For JSON each value prints as JSON (quotes included), so
+    /// `{"email": {{ data.invitee.email }}}`. Checked on save: syntax (line and column),
+    /// variables against the event catalog, and the output for each subscribed type's example
+    /// (valid JSON for `application/json`).
+    #[schema(example = "{\"contact\": {{ data.invitee.email }}, \"kind\": {{ event }}}")]
+    pub template: Option<String>,
+    /// The template's Content-Type: `application/json` (default),
+    /// `application/x-www-form-urlencoded` (values percent-encoded) or `text/plain`.
+    #[schema(example = "application/json")]
+    pub content_type: Option<String>,
 }
 
 /// Changes to a webhook: only the fields given change.
@@ -187,7 +214,7 @@ pub struct UpdateWebhook {
     pub retry_attempts: Option<i64>,
     pub description: Option<String>,
     pub ordered: Option<bool>,
-    /// `standard`, `slack`, `discord` or `teams`.
+    /// `standard`, `slack`, `discord`, `teams` or `template`.
     #[schema(example = "discord")]
     pub format: Option<String>,
     /// Replaces the whole set of custom headers (`{}` removes them all); a value of `***`
@@ -196,6 +223,10 @@ pub struct UpdateWebhook {
     pub headers: Option<BTreeMap<String, String>>,
     /// The filter (see `CreateWebhook`); `""` removes it. Omitted: unchanged.
     pub filter: Option<String>,
+    /// The template (see `CreateWebhook`). Omitted: unchanged.
+    pub template: Option<String>,
+    /// The template's Content-Type (see `CreateWebhook`). Omitted: unchanged.
+    pub content_type: Option<String>,
     /// With `active: true` on a paused webhook that holds deliveries (`held_count` > 0),
     /// required: `send` (they are sent, in publish order) or `discard` (they are deleted).
     /// Missing then: `422 validation_failed` naming `held`, and nothing changes.

@@ -40,6 +40,8 @@ fn input_of(m: &app::entities::webhook::Model) -> WebhookInput {
         format: m.format.clone(),
         headers: app::domain::custom_headers::masked_text(&m.header_names()),
         filter: m.filter.clone().unwrap_or_default(),
+        template: m.template.clone().unwrap_or_default(),
+        content_type: m.content_type.clone().unwrap_or_default(),
     }
 }
 
@@ -120,6 +122,8 @@ pub async fn create(
         format,
         headers,
         filter: body.filter.unwrap_or_default(),
+        template: body.template.unwrap_or_default(),
+        content_type: body.content_type.unwrap_or_default(),
     };
     let draft = parse(&input, &state).await?;
     let model = hooks::create(&state.db, &state.secrets, account.account_id, &draft).await?;
@@ -190,6 +194,12 @@ pub async fn update(
     }
     if let Some(f) = body.filter {
         input.filter = f;
+    }
+    if let Some(t) = body.template {
+        input.template = t;
+    }
+    if let Some(t) = body.content_type {
+        input.content_type = t;
     }
     let held =
         match body.held.as_deref() {

@@ -51,7 +51,7 @@ impl Receiver {
     }
 }
 
-/// Paths: `ok`, `status/{code}`, `fail/{n}` (500 n times, then 200), `fail-key/{key}/{n}` (500
+/// Paths: `ok`, `status/{code}` (and `status/{code}/{label}`), `fail/{n}` (500 n times, then 200), `fail-key/{key}/{n}` (500
 /// to the first n requests whose `X-Webhook-Key` is `key`, 200 to the rest), `flaky` (500 to
 /// the first request of each delivery id, 200 to its next), `slow/{ms}`, `redirect`,
 /// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer), `many-headers` (90
@@ -101,7 +101,7 @@ async fn handle(
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
         ["ok"] => (StatusCode::OK, "thanks").into_response(),
-        ["status", code] => StatusCode::from_u16(code.parse().unwrap())
+        ["status", code] | ["status", code, _] => StatusCode::from_u16(code.parse().unwrap())
             .unwrap()
             .into_response(),
         ["fail", n] if seen <= n.parse::<u32>().unwrap() => {
