@@ -333,6 +333,7 @@ fn duration_ms(r: &CallResult) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::domain::signing::seed_signature;
 
     fn job(secret: String, previous: Option<String>, previous_until: i64) -> Job {
         Job {

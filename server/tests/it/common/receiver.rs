@@ -51,7 +51,7 @@ impl Receiver {
     }
 }
 
-/// Paths: `ok`, `status/{code}` (and `status/{code}/{label}`), `fail/{n}` (500 n times, then 200), `fail-key/{key}/{n}` (500
+/// Paths: `ok`, `status/{code}` (and `status/{code}/{label}`), `fail/{n}` (500 n times, then 200), `gone/{n}` (410 n times, then 200), `fail-key/{key}/{n}` (500
 /// to the first n requests whose `X-Webhook-Key` is `key`, 200 to the rest), `flaky` (500 to
 /// the first request of each delivery id, 200 to its next), `slow/{ms}`, `redirect`,
 /// `retry-after/{secs}` (429 with Retry-After), `big` (a 100 KiB answer), `many-headers` (90
@@ -108,6 +108,10 @@ async fn handle(
             (StatusCode::INTERNAL_SERVER_ERROR, "not yet").into_response()
         }
         ["fail", _] => (StatusCode::OK, "finally").into_response(),
+        ["gone", n] if seen <= n.parse::<u32>().unwrap() => {
+            (StatusCode::GONE, "gone").into_response()
+        }
+        ["gone", _] => (StatusCode::OK, "back").into_response(),
         ["fail-key", key, n] if header("x-webhook-key") == *key => {
             if count_of(format!("key:{key}")) <= n.parse::<u32>().unwrap() {
                 (StatusCode::INTERNAL_SERVER_ERROR, "not yet").into_response()
