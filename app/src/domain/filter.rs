@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::jinja::{describe, environment, unknown_variable};
+use super::jinja::{describe, environment, refuse_unsafe, unknown_variable};
 use super::{catalog, EventSet};
 
 pub const MAX_FILTER_CHARS: usize = 1000;
@@ -23,11 +23,12 @@ pub fn parse(source: &str, types: EventSet) -> Result<Option<String>, String> {
             "Use at most {MAX_FILTER_CHARS} characters for the filter."
         ));
     }
+    refuse_unsafe(source, false)?;
     let env = environment();
     let expr = env
         .compile_expression(source)
         .map_err(|e| describe(&e, source))?;
-    if let Some(e) = unknown_variable(expr.undeclared_variables(true), types, &["event"]) {
+    if let Some(e) = unknown_variable(&env, expr.undeclared_variables(true), types, &["event"]) {
         return Err(e);
     }
     // Filters are tests: an expression must give true or false for a real event.
@@ -43,6 +44,9 @@ pub fn parse(source: &str, types: EventSet) -> Result<Option<String>, String> {
 /// Whether an event matches the filter. A filter that fails on this event (say, a comparison
 /// of a number with text) matches nothing, so an unexpected event is never sent by mistake.
 pub fn matches(source: &str, event_type: &str, data: &Value) -> bool {
+    if refuse_unsafe(source, false).is_err() {
+        return false;
+    }
     let env = environment();
     match env
         .compile_expression(source)
@@ -105,6 +109,36 @@ mod tests {
             "booking.created",
             &json!({"invitee": {"email": "a@other.com"}})
         ));
+    }
+
+    /// Written by another account, a filter must not exhaust the server: what would ask for
+    /// gigabytes (a sequence repeated a billion times, an empty pattern replaced) is refused
+    /// on save and matches nothing if it was stored before.
+    #[test]
+    fn a_filter_that_would_exhaust_the_server_is_refused_and_matches_nothing() {
+        for (f, why) in [
+            (
+                "(range(100000) * 100000) | list | length > 0",
+                "multiplication",
+            ),
+            ("[1] * 1000000000 | join | length > 0", "multiplication"),
+            (
+                "data.event_type | replace('', data.event_type) | length > 0",
+                "replace is unknown",
+            ),
+            ("namespace(s='x') is defined", "namespace is not a field"),
+        ] {
+            match parse(f, bookings()) {
+                Err(e) => assert!(e.contains(why), "{f}: {e}"),
+                Ok(_) => panic!("accepted: {f}"),
+            }
+            assert!(
+                !matches(f, "booking.created", &json!({"event_type": "x"})),
+                "{f}"
+            );
+        }
+        // Stars in text are fine.
+        assert!(parse("data.event_type == \"*\"", bookings()).is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub const MAX_TEMPLATE_CHARS: usize = 20_000;
+pub const MAX_TEMPLATE_CHARS: usize = 10_000;
 /// The most bytes a rendered body may have (a real event can make more than the example).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -90,7 +90,7 @@ mod engine {
     use serde_json::Value;
 
     use super::{BodyType, MAX_BODY_BYTES, MAX_TEMPLATE_CHARS};
-    use crate::domain::jinja::{describe, environment, unknown_variable};
+    use crate::domain::jinja::{describe, environment, refuse_unsafe, unknown_variable};
     use crate::domain::{catalog, EventSet};
 
     const NAME: &str = "body";
@@ -123,6 +123,22 @@ mod engine {
         env
     }
 
+    /// Collects the output, refusing to grow past [`MAX_BODY_BYTES`] (the render stops there).
+    struct Capped(Vec<u8>);
+
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + buf.len() > MAX_BODY_BYTES {
+                return Err(std::io::Error::other("body too large"));
+            }
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     fn render_with(
         env: &Environment<'static>,
         source: &str,
@@ -130,19 +146,24 @@ mod engine {
         timestamp: &Value,
         data: &Value,
     ) -> Result<String, String> {
+        refuse_unsafe(source, true)?;
         let tmpl = env
             .template_from_named_str(NAME, source)
             .map_err(|e| describe(&e, source))?;
-        let out = tmpl
-            .render(minijinja::context!(event => event_type, timestamp => timestamp, data => data))
-            .map_err(|e| describe(&e, source))?;
-        if out.len() > MAX_BODY_BYTES {
-            return Err(format!(
-                "The body is {} bytes: at most {MAX_BODY_BYTES} are sent.",
-                out.len()
-            ));
+        let mut out = Capped(Vec::new());
+        match tmpl.render_to_write(
+            minijinja::context!(event => event_type, timestamp => timestamp, data => data),
+            &mut out,
+        ) {
+            Ok(_) => {}
+            Err(e) if e.kind() == minijinja::ErrorKind::WriteFailure => {
+                return Err(format!(
+                    "The body would be more than {MAX_BODY_BYTES} bytes."
+                ));
+            }
+            Err(e) => return Err(describe(&e, source)),
         }
-        Ok(out)
+        String::from_utf8(out.0).map_err(|_| "The body is not valid UTF-8.".to_string())
     }
 
     /// Checks a template for a webhook subscribed to `types`, sent as `body_type`; the
@@ -156,11 +177,13 @@ mod engine {
                 "Use at most {MAX_TEMPLATE_CHARS} characters for the template."
             ));
         }
+        refuse_unsafe(source, true)?;
         let env = env_for(body_type);
         let tmpl = env
             .template_from_named_str(NAME, source)
             .map_err(|e| describe(&e, source))?;
         if let Some(e) = unknown_variable(
+            &env,
             tmpl.undeclared_variables(true),
             types,
             &["event", "timestamp"],
@@ -287,6 +310,38 @@ mod tests {
         let ok = r#"{% set who = data.invitee %}{"event": {{ event }}, "email": {{ who.email }}{% if data.meeting_link %}, "link": {{ data.meeting_link }}{% endif %}}"#;
         assert_eq!(check(ok, BodyType::Json, bookings()).as_deref(), Ok(ok));
         assert!(check("email={{ data.invitee.email }}", BodyType::Form, bookings()).is_ok());
+    }
+
+    /// Written by another account, a template must not exhaust the server: loops run out of
+    /// fuel, the output stops at the cap, what would ask for gigabytes is refused.
+    #[test]
+    fn a_template_that_would_exhaust_the_server_is_refused() {
+        for (t, why) in [
+            (
+                "{% for a in range(100000) %}{% for b in range(100000) %}{% if a == b %}{% endif %}{% endfor %}{% endfor %}",
+                "too much work",
+            ),
+            (
+                &format!("{{% for a in range(100000) %}}{{{{ data.invitee.name }}}}{}{{% endfor %}}", "x".repeat(9000)),
+                "more than 262144 bytes",
+            ),
+            ("{{ (range(100000) * 100000) | list | length }}", "multiplication"),
+            ("{% set ns = namespace(s='x') %}{{ ns.s }}", "namespace is not a field"),
+            ("{{ data.invitee.name | indent(100000000) }}", "indent is unknown"),
+        ] {
+            let t: &str = t;
+            let e = check(t, BodyType::Text, bookings()).unwrap_err();
+            assert!(e.contains(why), "{t}: {e}");
+            let e = render(t, BodyType::Text, "booking.created", BODY).unwrap_err();
+            assert!(e.contains(why) || e.contains("unknown"), "{t}: {e}");
+        }
+        // Stars in the text around the code are fine.
+        assert!(check(
+            "**New** {{ data.invitee.name }} *",
+            BodyType::Text,
+            bookings()
+        )
+        .is_ok());
     }
 
     #[test]
