@@ -95,14 +95,19 @@ test("validation errors appear next to their fields and keep the input", async (
   await expect(page.getByTestId("template-fields")).toBeVisible();
   const bad = '{"phone": {{ data.invitee.phone }}}';
   await page.getByLabel("Body template").fill(bad);
+  // And a filter with a syntax error: both are told, each next to its field.
+  await page.getByLabel("Filter").fill("data.duration >=");
   await page.getByRole("button", { name: "Create webhook" }).click();
   await expect(page.locator("#template-error")).toContainText("data.invitee.phone is not a field");
+  await expect(page.locator("#filter-error")).toContainText("Line 1, column");
+  await expect(page.getByLabel("Filter")).toHaveValue("data.duration >=");
   await expect(page.getByLabel("Body template")).toHaveValue(bad);
   await expect(page.getByLabel("Body template")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByLabel("Format")).toHaveValue("template");
   await shot(page, info, "template-error");
   const good = '{"name": {{ data.invitee.name }}, "email": {{ data.invitee.email }}, "kind": {{ event }}}';
   await page.getByLabel("Body template").fill(good);
+  await page.getByLabel("Filter").fill("data.duration >= 30");
   await page.getByRole("button", { name: "Create webhook" }).click();
   const row = page.locator("tbody tr", { hasText: "CRM template" });
   await expect(row).toBeVisible();

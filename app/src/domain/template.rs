@@ -151,7 +151,7 @@ mod engine {
             .template_from_named_str(NAME, source)
             .map_err(|e| describe(&e, source))?;
         let mut out = Capped(Vec::new());
-        match tmpl.render_to_write(
+        match tmpl.render_captured_to(
             minijinja::context!(event => event_type, timestamp => timestamp, data => data),
             &mut out,
         ) {
