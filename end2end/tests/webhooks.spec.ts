@@ -99,7 +99,7 @@ test("validation errors appear next to their fields and keep the input", async (
   await page.getByLabel("Filter").fill("data.duration >=");
   await page.getByRole("button", { name: "Create webhook" }).click();
   await expect(page.locator("#template-error")).toContainText("data.invitee.phone is not a field");
-  await expect(page.locator("#filter-error")).toContainText("Line 1, column");
+  await expect(page.locator("#filter-error")).toContainText("Line 1");
   await expect(page.getByLabel("Filter")).toHaveValue("data.duration >=");
   await expect(page.getByLabel("Body template")).toHaveValue(bad);
   await expect(page.getByLabel("Body template")).toHaveAttribute("aria-invalid", "true");
