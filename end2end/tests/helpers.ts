@@ -48,7 +48,8 @@ export async function startReceiver(): Promise<{ url: string; received: Received
   return {
     url: `http://127.0.0.1:${port}/hook`,
     received,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // Keep-alive connections from the dispatcher would hold close() until they idle out.
+    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
   };
 }
 

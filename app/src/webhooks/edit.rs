@@ -337,7 +337,7 @@ fn ReenableNotice(
             {(held_count > 0).then(|| view! {
                 <p class="held-count">
                     <strong>{format!("{held_count} {events} held")}</strong>
-                    " while the webhook is paused. Re-enabling sends them in publish order, or discards them."
+                    " while the webhook is paused. Re-enabling sends them, oldest first, or discards them."
                 </p>
             })}
             {move || error().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
