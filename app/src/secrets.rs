@@ -78,6 +78,21 @@ impl SecretBox {
         format!("{PREFIX}{}", b64().encode(out))
     }
 
+    /// A webhook's previous signing secret, opened, while its rotation's overlap lasts
+    /// (`expires_at` after `now_ms`): it then signs beside the current one. None when there is
+    /// none, the overlap is over, or it does not open.
+    pub fn open_previous_secret(
+        &self,
+        sealed: Option<&str>,
+        expires_at: Option<i64>,
+        now_ms: i64,
+    ) -> Option<crate::domain::SigningSecret> {
+        sealed
+            .filter(|_| expires_at.is_some_and(|t| t > now_ms))
+            .and_then(|sealed| self.open(sealed).ok())
+            .and_then(|plain| crate::domain::SigningSecret::parse(&plain).ok())
+    }
+
     pub fn open(&self, stored: &str) -> Result<String, SecretError> {
         let Some(sealed) = stored.strip_prefix(PREFIX) else {
             return Ok(stored.to_string());

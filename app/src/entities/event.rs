@@ -24,3 +24,19 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The event's `data` (what filters and templates see); `null` for a body that is not the
+    /// seed's JSON.
+    pub fn data(&self) -> serde_json::Value {
+        data_of(&self.body)
+    }
+}
+
+/// The `data` of an event stored as `body` (the seed JSON); `null` for a body that is not.
+pub fn data_of(body: &str) -> serde_json::Value {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("data").cloned())
+        .unwrap_or_default()
+}

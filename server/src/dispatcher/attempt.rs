@@ -52,12 +52,11 @@ impl OpenedSecrets {
             .open(&job.secret)
             .map_err(|e| e.to_string())
             .and_then(|plain| SigningSecret::parse(&plain));
-        let previous = job
-            .previous_secret
-            .as_deref()
-            .filter(|_| job.previous_secret_expires_at.is_some_and(|t| t > now_ms))
-            .and_then(|sealed| secrets.open(sealed).ok())
-            .and_then(|plain| SigningSecret::parse(&plain).ok());
+        let previous = secrets.open_previous_secret(
+            job.previous_secret.as_deref(),
+            job.previous_secret_expires_at,
+            now_ms,
+        );
         let custom = app::entities::webhook::stored_headers(job.headers.as_deref())
             .into_iter()
             .map(|(name, sealed)| {

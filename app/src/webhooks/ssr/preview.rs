@@ -39,10 +39,7 @@ pub async fn preview(
         })
         .collect();
     sources.extend(recent.iter().map(|e| {
-        let data = serde_json::from_str::<serde_json::Value>(&e.body)
-            .ok()
-            .and_then(|v| v.get("data").cloned())
-            .unwrap_or_default();
+        let data = e.data();
         PreviewSource {
             value: format!("event:{}", e.id),
             label: format!(
@@ -87,12 +84,11 @@ pub async fn preview(
     let now = now_ms();
     let current = super::secret_of(secrets, model)
         .and_then(|s| SigningSecret::parse(&s).map_err(|_| AppError::Internal));
-    let previous = model
-        .previous_secret
-        .as_deref()
-        .filter(|_| model.previous_secret_expires_at.is_some_and(|t| t > now))
-        .and_then(|sealed| secrets.open(sealed).ok())
-        .and_then(|plain| SigningSecret::parse(&plain).ok());
+    let previous = secrets.open_previous_secret(
+        model.previous_secret.as_deref(),
+        model.previous_secret_expires_at,
+        now,
+    );
     let shape = BodyShape::stored(
         &model.format,
         model.template.as_deref(),
@@ -128,10 +124,7 @@ pub async fn preview(
                 )
             }),
     );
-    let data = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("data").cloned())
-        .unwrap_or_default();
+    let data = event::data_of(&body);
     let filtered_out = event_type != EventType::WebhookTest.as_str()
         && model
             .filter

@@ -138,10 +138,7 @@ async fn filter_preview(
     Ok(rows
         .into_iter()
         .map(|e| {
-            let data = serde_json::from_str::<serde_json::Value>(&e.body)
-                .ok()
-                .and_then(|v| v.get("data").cloned())
-                .unwrap_or_default();
+            let data = e.data();
             crate::webhooks::model::FilterCheck {
                 matched: crate::domain::filter::matches(filter, &e.event_type, &data),
                 summary: crate::domain::Message::from_data(&e.event_type, &data, None).summary,
