@@ -18,6 +18,8 @@ pub mod webhooks;
 #[cfg(feature = "ssr")]
 pub mod entities;
 #[cfg(feature = "ssr")]
+pub mod operator;
+#[cfg(feature = "ssr")]
 pub mod queue;
 #[cfg(feature = "ssr")]
 pub mod request;
@@ -49,34 +51,85 @@ pub const OUTPUT_NAME: &str = "schedulingkit-webhooks";
 pub const FAVICON_PATH: &str = "/favicon.svg";
 
 /// The pages' Content-Security-Policy: scripts only from this site or with this response's
-/// nonce (the inline hydration script), WebAssembly allowed, nothing framed, no plugins.
-pub fn content_security_policy(nonce: &str) -> String {
+/// nonce (the inline hydration script), WebAssembly allowed, styles from this site or with the
+/// nonce (the operator's brand colours), images from this site (and the operator's logo's
+/// origin), no plugins, and framed by nobody — or by the operator's allowed origins only.
+pub fn content_security_policy(
+    nonce: &str,
+    frame_ancestors: &[String],
+    logo_origin: Option<&str>,
+) -> String {
+    let ancestors = if frame_ancestors.is_empty() {
+        "'none'".to_string()
+    } else {
+        frame_ancestors.join(" ")
+    };
+    let logo = logo_origin.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
-         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+         style-src 'self' 'nonce-{nonce}'; img-src 'self' data:{logo}; connect-src 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors {ancestors}"
     )
+}
+
+/// What the shell shows of the operator's settings and the link's session: framed or not,
+/// and the brand's CSS (accent colour, logo), server-rendered only (not in the WASM).
+#[cfg(feature = "ssr")]
+fn portal_look() -> (bool, Option<String>, Option<String>) {
+    let Some(state) = use_context::<state::AppState>() else {
+        return (false, None, None);
+    };
+    let embedded = use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<operator::portal::LinkSession>().cloned())
+        .is_some_and(|l| l.embedded);
+    let portal = &state.portal;
+    let mut css = String::new();
+    if let Some(accent) = &portal.accent {
+        css.push_str(&format!(":root{{--brand:{accent};--brand-dark:{accent}}}"));
+    }
+    if let Some(logo) = &portal.logo_url {
+        css.push_str(&format!(
+            ".brand .logo{{display:inline-block;width:1.4em;height:1.4em;vertical-align:middle;\
+             color:transparent;background:url({logo}) center/contain no-repeat}}"
+        ));
+    }
+    let logo_origin = portal
+        .logo_url
+        .as_deref()
+        .and_then(|l| url::Url::parse(l).ok())
+        .map(|u| u.origin().ascii_serialization());
+    (embedded, (!css.is_empty()).then_some(css), logo_origin)
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(res)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
-            res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    let (embedded, brand_css, nonce) = {
+        let (embedded, css, logo_origin) = portal_look();
+        let frame_ancestors = use_context::<state::AppState>()
+            .map(|s| s.portal.frame_ancestors.clone())
+            .unwrap_or_default();
+        let nonce = leptos::nonce::use_nonce();
+        if let (Some(nonce), Some(res)) = (&nonce, use_context::<leptos_axum::ResponseOptions>()) {
+            let csp = content_security_policy(nonce, &frame_ancestors, logo_origin.as_deref());
+            if let Ok(value) = http::HeaderValue::from_str(&csp) {
+                res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+            }
         }
-    }
+        (embedded, css, nonce.map(|n| n.to_string()))
+    };
+    #[cfg(not(feature = "ssr"))]
+    let (embedded, brand_css, nonce): (bool, Option<String>, Option<String>) = (false, None, None);
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-embedded=embedded.then_some("true")>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" type="image/svg+xml" href=FAVICON_PATH/>
                 <HashedStylesheet id="leptos" options=options.clone()/>
+                {brand_css.map(|css| view! { <style nonce=nonce inner_html=css></style> })}
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

@@ -31,6 +31,10 @@ pub struct AppState {
     pub login_limiter: std::sync::Arc<crate::auth::limiter::AuthLimiter>,
     /// Where a request's client address is read from (the peer, or a trusted proxy's header).
     pub client_addr: crate::auth::client_addr::ClientAddrPolicy,
+    /// The product's branding, log-in and embedding settings, and the links' clock.
+    pub portal: std::sync::Arc<crate::operator::portal::Portal>,
+    /// Recently checked operator keys.
+    pub operator_keys: crate::operator::keys::OperatorKeys,
 }
 
 /// The state, from a server function's context (provided by `leptos_routes`).

@@ -16,6 +16,7 @@ mod m20261203_000008_alerts;
 mod m20261203_000009_formats;
 mod m20261203_000010_api_key_scopes;
 mod m20261204_000011_templates;
+mod m20261204_000012_operator;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_formats::Migration),
             Box::new(m20261203_000010_api_key_scopes::Migration),
             Box::new(m20261204_000011_templates::Migration),
+            Box::new(m20261204_000012_operator::Migration),
         ]
     }
 }

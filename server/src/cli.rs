@@ -1,4 +1,5 @@
-//! The scripted-setup commands: `account create` and `api-key create`.
+//! The scripted-setup commands: `account create`, `api-key create` and `operator-key
+//! create|revoke`.
 
 use app::domain::{ApiScope, ApiScopes, Email, Password};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -48,4 +49,21 @@ pub async fn create_api_key(
         .await
         .map_err(|e| format!("database error: {e}"))?;
     Ok(key.key)
+}
+
+/// Creates an operator key; returns it (printed once, stored hashed).
+pub async fn create_operator_key(db: &DatabaseConnection, name: &str) -> Result<String, String> {
+    let name = app::api_keys::ssr::parse_name(name)?;
+    app::operator::keys::create(db, &name)
+        .await
+        .map_err(|e| format!("database error: {e}"))
+}
+
+/// Revokes the operator keys named so.
+pub async fn revoke_operator_key(db: &DatabaseConnection, name: &str) -> Result<String, String> {
+    match app::operator::keys::revoke(db, name).await {
+        Ok(0) => Err(format!("no operator key named {name:?} is in use")),
+        Ok(n) => Ok(format!("revoked {n} operator key(s) named {name:?}")),
+        Err(e) => Err(format!("database error: {e}")),
+    }
 }

@@ -109,6 +109,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage operator keys (the scheduling product's back end's credentials).
+    #[command(subcommand, name = "operator-key")]
+    OperatorKey(OperatorKeyCommand),
     /// Write brotli and gzip copies (`.br`, `.gz`) of the built bundle's WASM, JS and CSS
     /// beside them, at the best compression, for the pages to serve; run after each build.
     /// Needs no database.
@@ -141,6 +144,20 @@ pub enum ApiKeyCommand {
         /// webhooks:write, deliveries:read, deliveries:write. None given: every scope.
         #[arg(long = "scope", value_name = "SCOPE", value_parser = parse_scope)]
         scopes: Vec<app::domain::ApiScope>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorKeyCommand {
+    /// Create an operator key and print it (the only time it is shown).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke the operator keys of this name.
+    Revoke {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -262,6 +279,116 @@ pub struct ServeArgs {
     /// since any client can send the header.
     #[arg(long, env = "SKW_TRUSTED_PROXY_HEADER", value_parser = parse_proxy_header)]
     pub trusted_proxy_header: Option<String>,
+
+    /// Sign-up and password log-in (`on`, the default, or `off` where the product provisions
+    /// every account through the operator API and its owners come in by one-time links).
+    #[arg(long, env = "SKW_PASSWORD_LOGIN", value_parser = clap::builder::BoolishValueParser::new(), default_value = "on", action = clap::ArgAction::Set)]
+    pub password_login: bool,
+
+    /// The scheduling product's name, shown as "Back to <name>" and where log-in is off.
+    #[arg(long, env = "SKW_PRODUCT_NAME", default_value = "your scheduling app", value_parser = parse_product_name)]
+    pub product_name: String,
+
+    /// A logo shown in the pages' header instead of the ◆ (an https URL).
+    #[arg(long, env = "SKW_LOGO_URL", value_parser = parse_logo_url)]
+    pub logo_url: Option<String>,
+
+    /// The accent colour of links and buttons, `#rrggbb`.
+    #[arg(long, env = "SKW_ACCENT_COLOR", value_parser = parse_accent)]
+    pub accent_color: Option<String>,
+
+    /// Origins allowed to show the pages in a frame (comma-separated, e.g.
+    /// `https://app.example.com`); none by default. When set, the session cookie is
+    /// `SameSite=None; Secure` so that it works inside the frame (which needs HTTPS).
+    #[arg(long, env = "SKW_FRAME_ANCESTORS", value_parser = parse_origins, default_value = "")]
+    pub frame_ancestors: Origins,
+
+    /// Origins a one-time link's `return_url` may lead to (comma-separated); none by default.
+    #[arg(long, env = "SKW_RETURN_ORIGINS", value_parser = parse_origins, default_value = "")]
+    pub return_origins: Origins,
+
+    /// How long a new one-time log-in link stays valid (`5m`; 10 s to 1 h).
+    #[arg(long, env = "SKW_LOGIN_LINK_TTL", default_value = "5m", value_parser = parse_link_ttl)]
+    pub login_link_ttl: Span,
+
+    /// How long a session opened by a one-time link lasts (`8h`; 1 minute to 30 days).
+    #[arg(long, env = "SKW_LINK_SESSION_TTL", default_value = "8h", value_parser = parse_link_session_ttl)]
+    pub link_session_ttl: Span,
+}
+
+/// A list of web origins (`scheme://host[:port]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origins(pub Vec<String>);
+
+impl std::fmt::Display for Origins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(","))
+    }
+}
+
+fn parse_origins(s: &str) -> Result<Origins, String> {
+    let mut out = Vec::new();
+    for item in s.split([',', ' ']).map(str::trim).filter(|i| !i.is_empty()) {
+        let url = url::Url::parse(item)
+            .map_err(|_| format!("`{item}` is not an origin like https://app.example.com"))?;
+        let origin = url.origin().ascii_serialization();
+        if !matches!(url.scheme(), "http" | "https")
+            || origin.trim_end_matches('/') != item.trim_end_matches('/')
+        {
+            return Err(format!(
+                "`{item}` is not an origin like https://app.example.com (scheme, host and port only)"
+            ));
+        }
+        out.push(origin);
+    }
+    Ok(Origins(out))
+}
+
+fn parse_product_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 60 {
+        return Err("must be 1 to 60 characters".into());
+    }
+    app::domain::check_visible(s, "product name")?;
+    Ok(s.to_string())
+}
+
+fn parse_logo_url(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s.trim()).map_err(|_| format!("`{s}` is not a URL"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(format!("`{s}` is not an http(s) URL"));
+    }
+    // It goes into a CSS `url("…")`: nothing that could end the string.
+    let text = url.to_string();
+    if text.contains(['"', '\\', '\'', '(', ')']) {
+        return Err(format!("`{s}` holds quotes or brackets; use a plain URL"));
+    }
+    Ok(text)
+}
+
+fn parse_accent(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let hex = s.strip_prefix('#').unwrap_or_default();
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{s}` is not a colour like #0b6bcb"));
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
+fn parse_link_ttl(s: &str) -> Result<Span, String> {
+    let span = Span::parse(s)?;
+    if span.0 < Duration::from_secs(10) || span.0 > Duration::from_secs(3600) {
+        return Err("must be from 10s to 1h".into());
+    }
+    Ok(span)
+}
+
+fn parse_link_session_ttl(s: &str) -> Result<Span, String> {
+    let span = Span::parse(s)?;
+    if span.0 < Duration::from_secs(60) || span.0 > Duration::from_secs(30 * 86_400) {
+        return Err("must be from 1m to 30d".into());
+    }
+    Ok(span)
 }
 
 fn parse_proxy_header(s: &str) -> Result<String, String> {
@@ -830,6 +957,29 @@ mod tests {
         ("smtp-url", "http://mail.example", "SKW_SMTP_URL"),
         ("smtp-url", "smtp://", "SKW_SMTP_URL"),
         ("mail-from", "not an address", "SKW_MAIL_FROM"),
+        ("password-login", "maybe", "SKW_PASSWORD_LOGIN"),
+        ("product-name", "", "SKW_PRODUCT_NAME"),
+        ("product-name", "a\u{202e}b", "SKW_PRODUCT_NAME"),
+        ("logo-url", "javascript:alert(1)", "SKW_LOGO_URL"),
+        ("logo-url", "https://cdn.example/a\")x.png", "SKW_LOGO_URL"),
+        ("accent-color", "red", "SKW_ACCENT_COLOR"),
+        ("accent-color", "#12345", "SKW_ACCENT_COLOR"),
+        ("frame-ancestors", "*", "SKW_FRAME_ANCESTORS"),
+        (
+            "frame-ancestors",
+            "https://app.example.com/path",
+            "SKW_FRAME_ANCESTORS",
+        ),
+        ("frame-ancestors", "app.example.com", "SKW_FRAME_ANCESTORS"),
+        (
+            "return-origins",
+            "ftp://app.example.com",
+            "SKW_RETURN_ORIGINS",
+        ),
+        ("login-link-ttl", "5s", "SKW_LOGIN_LINK_TTL"),
+        ("login-link-ttl", "2h", "SKW_LOGIN_LINK_TTL"),
+        ("link-session-ttl", "30s", "SKW_LINK_SESSION_TTL"),
+        ("link-session-ttl", "31d", "SKW_LINK_SESSION_TTL"),
     ];
 
     #[test]

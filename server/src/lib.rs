@@ -36,6 +36,8 @@ pub struct Running {
     pub db: DatabaseConnection,
     pub wakeup: Wakeup,
     pub gate: app::queue::WriteGate,
+    /// The pages' branding, log-in and embedding settings; tests move its links' clock.
+    pub portal: std::sync::Arc<app::operator::portal::Portal>,
     shutdown: watch::Sender<bool>,
     /// The shutdown grace (`SKW_SHUTDOWN_GRACE_MS`).
     drain: Duration,
@@ -142,6 +144,7 @@ pub async fn start(
         db: shared.db,
         wakeup: shared.wakeup,
         gate: shared.gate,
+        portal: shared.portal,
         shutdown: shared.shutdown,
         drain: Duration::from_millis(args.shutdown_grace_ms),
         web,
@@ -158,6 +161,7 @@ struct Shared {
     health: app::storage::StorageHealth,
     shutdown: watch::Sender<bool>,
     readiness: http::Readiness,
+    portal: std::sync::Arc<app::operator::portal::Portal>,
 }
 
 impl Shared {
@@ -188,12 +192,29 @@ impl Shared {
             health,
             shutdown: watch::channel(false).0,
             readiness,
+            portal: std::sync::Arc::new(portal(args)),
         })
     }
 
     /// Turns true when the server is asked to stop.
     fn stopping(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+}
+
+/// The pages' settings from the `SKW_*` ones.
+pub fn portal(args: &ServeArgs) -> app::operator::portal::Portal {
+    app::operator::portal::Portal {
+        public_url: args.public_url.clone(),
+        product_name: args.product_name.clone(),
+        logo_url: args.logo_url.clone(),
+        accent: args.accent_color.clone(),
+        password_login: args.password_login,
+        frame_ancestors: args.frame_ancestors.0.clone(),
+        return_origins: args.return_origins.0.clone(),
+        link_ttl_ms: args.login_link_ttl.0.as_millis() as i64,
+        link_session_secs: args.link_session_ttl.0.as_secs() as i64,
+        clock: Default::default(),
     }
 }
 
@@ -240,6 +261,8 @@ fn serve_web(
         )
         .map_err(std::io::Error::other)?,
         secrets: shared.secrets.clone(),
+        portal: shared.portal.clone(),
+        operator_keys: Default::default(),
     };
     let router = http::router(state, &args.public_url, shared.readiness.clone());
     let mut stopping = shared.stopping();

@@ -1,4 +1,4 @@
-use server::config::{AccountCommand, ApiKeyCommand, Cli, Command, ServeArgs};
+use server::config::{AccountCommand, ApiKeyCommand, Cli, Command, OperatorKeyCommand, ServeArgs};
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -79,6 +79,12 @@ async fn run(cli: Cli) -> ExitCode {
             name,
             scopes,
         }) => report(server::cli::create_api_key(&db, &account, &name, &scopes).await),
+        Command::OperatorKey(OperatorKeyCommand::Create { name }) => {
+            report(server::cli::create_operator_key(&db, &name).await)
+        }
+        Command::OperatorKey(OperatorKeyCommand::Revoke { name }) => {
+            report(server::cli::revoke_operator_key(&db, &name).await)
+        }
         Command::Serve(args) => serve(db, *args).await,
     }
 }

@@ -242,6 +242,14 @@ impl KeyCache {
         Ok(Some(grant))
     }
 
+    /// Forgets the keys of a deleted account at once.
+    pub fn forget_account(&self, account_id: AccountId) {
+        self.0
+            .lock()
+            .expect("key cache poisoned")
+            .retain(|_, c| c.grant.account_id != account_id);
+    }
+
     /// Forgets a revoked key at once.
     pub fn forget(&self, key_id: ApiKeyId) {
         self.0

@@ -21,6 +21,10 @@ pub struct CurrentUser {
     pub id: crate::domain::UserId,
     pub account_id: crate::domain::AccountId,
     pub email: String,
+    /// In a session opened by a one-time link with a return URL: where "Back to <product>"
+    /// leads, and the product's name.
+    #[serde(default)]
+    pub back: Option<(String, String)>,
 }
 
 /// Where to go after logging in: a path of this site, never another origin. Anything else —
@@ -79,6 +83,7 @@ pub async fn signup(email: String, password: String, next: Option<String>) -> Re
                 return Err(AppError::Invalid(errors.with_echo(echo)));
             };
             let state = crate::state::app_state()?;
+            ssr::password_login_allowed(&state)?;
             // Counted before the (costly) password hash.
             if let Err(wait) = state.login_limiter.signup_attempt(ssr::client_ip().await) {
                 return Err(AppError::rate_limited(
@@ -115,6 +120,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         async move {
             use crate::domain::FieldErrors;
             let state = crate::state::app_state()?;
+            ssr::password_login_allowed(&state)?;
             // Checked and counted in one step, before the password is: concurrent guesses
             // cannot all slip past the limit.
             if let Err(wait) = state

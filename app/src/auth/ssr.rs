@@ -93,6 +93,7 @@ pub async fn create_account(
         created_at: Set(now),
         alert_mail: Set(true),
         alert_hook: Set(true),
+        external_id: Set(None),
     })
     .exec(&txn)
     .await?;
@@ -120,6 +121,7 @@ pub async fn create_account(
         id: user_id,
         account_id: acc.last_insert_id,
         email: email.as_str().to_string(),
+        back: None,
     })
 }
 
@@ -140,6 +142,7 @@ pub async fn authenticate(
             id: u.id,
             account_id: u.account_id,
             email: u.email,
+            back: None,
         })),
         Some(_) => Ok(None),
         None => {
@@ -164,6 +167,10 @@ pub async fn session() -> Result<Session, AppError> {
 pub async fn start_session(user: &CurrentUser) -> Result<(), AppError> {
     let session = session().await?;
     session.cycle_id().await?;
+    // A password log-in is no link's session (no return link, no embedding).
+    session
+        .remove_value(crate::operator::portal::LINK_SESSION_KEY)
+        .await?;
     session.insert(USER_ID_KEY, user.id).await?;
     Ok(())
 }
@@ -179,15 +186,35 @@ pub async fn optional_user() -> Result<Option<CurrentUser>, AppError> {
     let Some(user_id) = session.get::<crate::domain::UserId>(USER_ID_KEY).await? else {
         return Ok(None);
     };
-    let db = crate::state::app_state()?.db;
+    let state = crate::state::app_state()?;
+    let link = session
+        .get::<crate::operator::portal::LinkSession>(crate::operator::portal::LINK_SESSION_KEY)
+        .await?;
+    let back = link
+        .and_then(|l| l.return_url)
+        .map(|url| (url, state.portal.product_name.clone()));
     Ok(user::Entity::find_by_id(user_id)
-        .one(&db)
+        .one(&state.db)
         .await?
         .map(|u| CurrentUser {
             id: u.id,
             account_id: u.account_id,
             email: u.email,
+            back,
         }))
+}
+
+/// Refuses sign-up and password log-in where they are switched off (`SKW_PASSWORD_LOGIN=off`).
+pub fn password_login_allowed(state: &crate::state::AppState) -> Result<(), AppError> {
+    if state.portal.password_login {
+        return Ok(());
+    }
+    Err(AppError::Invalid(crate::domain::FieldErrors::form(
+        format!(
+        "Sign-up and password log-in are switched off here: open your webhook settings from {}.",
+        state.portal.product_name
+    ),
+    )))
 }
 
 /// The logged-in user, or `Unauthorized`.

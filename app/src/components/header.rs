@@ -28,6 +28,7 @@ pub fn Header() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match user.await {
                         Ok(Some(u)) => view! {
+                            {u.back.map(|(url, name)| view! { <a class="back" href=url>{format!("← Back to {name}")}</a> })}
                             <nav class="sections" aria-label="Settings">
                                 <a href="/settings/webhooks" aria-current=section("/settings/webhooks")>"Webhooks"</a>
                                 <a href="/settings/api-keys" aria-current=section("/settings/api-keys")>"API keys"</a>

@@ -10,6 +10,8 @@ mod api_scope;
 pub mod catalog;
 pub mod custom_headers;
 mod event_type;
+#[cfg(feature = "ssr")]
+mod external_id;
 mod field_errors;
 #[cfg(feature = "ssr")]
 pub mod filter;
@@ -34,6 +36,8 @@ pub mod signing;
 pub use account_input::{Email, Password};
 pub use api_scope::{ApiScope, ApiScopes};
 pub use event_type::{EventFamily, EventSet, EventType};
+#[cfg(feature = "ssr")]
+pub use external_id::ExternalId;
 pub use field_errors::FieldErrors;
 #[cfg(feature = "ssr")]
 pub use format::Message;

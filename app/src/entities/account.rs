@@ -13,6 +13,9 @@ pub struct Model {
     pub alert_mail: bool,
     /// The owner's switch of the alert webhook.
     pub alert_hook: bool,
+    /// The scheduling product's own id of this account (operator API); `None` for an account
+    /// made by sign-up.
+    pub external_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

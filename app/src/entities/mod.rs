@@ -9,6 +9,8 @@ pub mod attempt;
 pub mod delivery;
 pub mod delivery_stat;
 pub mod event;
+pub mod login_link;
+pub mod operator_key;
 pub mod scope;
 pub mod session;
 pub mod user;

@@ -5,6 +5,7 @@ pub mod api;
 mod caching;
 mod forms;
 mod guard;
+mod login_link;
 pub mod security;
 mod unavailable;
 
@@ -87,21 +88,34 @@ async fn metrics(State(r): State<Readiness>) -> impl axum::response::IntoRespons
 
 pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router {
     let secure_cookies = public_url.starts_with("https://");
+    // Framed by another site, the pages' cookie must be sent to them as a third party:
+    // `SameSite=None`, which browsers take only with `Secure` (HTTPS; loopback counts as secure).
+    // Forged cross-site forms are still refused by the same-origin check below.
+    let (same_site, secure) = if state.portal.embeddable() {
+        (SameSite::None, true)
+    } else {
+        (SameSite::Lax, secure_cookies)
+    };
+    let portal = state.portal.clone();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(secure_cookies)
+        .with_same_site(same_site)
+        .with_secure(secure)
         .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)));
 
     let routes = route_list();
     let pages = Router::new()
+        .route("/login/link/{token}", get(login_link::open))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn(guard::page_access))
+        .layer(axum::middleware::from_fn_with_state(
+            portal.clone(),
+            guard::page_access,
+        ))
         .layer(axum::middleware::from_fn(forms::form_errors))
         .layer(sessions)
         .layer(axum::middleware::from_fn(caching::cache_policy))
@@ -129,7 +143,10 @@ pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router
         // brotli or gzip by Accept-Encoding, for text, JSON and WASM; never for images or
         // event streams, nor for bodies under 32 bytes (tower-http's default predicate).
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            portal,
+            security::headers,
+        ))
 }
 
 /// Ready when storage can be written, the database answers with a current schema (no

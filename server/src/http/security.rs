@@ -8,12 +8,15 @@ use axum::response::{IntoResponse, Response};
 
 /// Headers every answer carries. (The pages' Content-Security-Policy, which needs the
 /// per-request nonce of the inline hydration script, is set by the app's shell.)
-pub fn add_headers(res: &mut Response) {
+pub fn add_headers(res: &mut Response, framable: bool) {
     let h = res.headers_mut();
+    if !framable {
+        h.entry(header::X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+    }
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        (header::X_FRAME_OPTIONS, "DENY"),
         (
             header::HeaderName::from_static("permissions-policy"),
             "camera=(), microphone=(), geolocation=(), payment=()",
@@ -27,9 +30,26 @@ pub fn add_headers(res: &mut Response) {
     }
 }
 
-pub async fn headers(req: Request, next: Next) -> Response {
+/// The security headers; where the operator lets origins frame the pages, no
+/// `X-Frame-Options` (it cannot name them) and, on answers without a policy of their own (the
+/// pages set theirs), `frame-ancestors` with those origins.
+pub async fn headers(
+    State(portal): State<std::sync::Arc<app::operator::portal::Portal>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
-    add_headers(&mut res);
+    if portal.embeddable() {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "frame-ancestors {}",
+            portal.frame_ancestors.join(" ")
+        )) {
+            res.headers_mut()
+                .entry(header::CONTENT_SECURITY_POLICY)
+                .or_insert(v);
+        }
+    }
+    add_headers(&mut res, portal.embeddable());
     res
 }
 

@@ -203,7 +203,9 @@ async fn another_accounts_ids_answer_404_everywhere(app: TestApp) {
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(p, _)| p.contains("{id}"))
+        // The operator's prefix (`/api/v1/accounts/{external_id}/…`) has its own matrix in
+        // operator.rs.
+        .filter(|(p, _)| p.contains("{id}") && !p.starts_with("/api/v1/accounts/"))
         .flat_map(|(p, ops)| {
             ops.as_object()
                 .unwrap()

@@ -20,6 +20,7 @@ mod held;
 mod isolation;
 mod log;
 mod logs;
+mod operator;
 mod ops;
 mod scheduled;
 mod scheduled_processes;

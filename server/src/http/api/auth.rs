@@ -43,8 +43,15 @@ required_scopes!(
     DeliveriesWrite => DeliveriesWrite,
 );
 
+/// Set on a request the operator API forwards to the account's routes
+/// (`/api/v1/accounts/{external_id}/…`): the account it acts for, checked with an operator key.
+/// Only [`super::operator`] inserts it; a request from the network cannot carry it.
+#[derive(Clone, Copy, Debug)]
+pub struct ActingFor(pub AccountId);
+
 /// The account an API request acts for, from `Authorization: Bearer <key>`, whose key holds
-/// the scope `S`.
+/// the scope `S` — or, forwarded by the operator API, the account named in its path (an
+/// operator key holds every scope).
 #[derive(Debug)]
 pub struct ApiAccount<S: RequiredScope> {
     pub account_id: AccountId,
@@ -66,6 +73,30 @@ impl<S: RequiredScope> FromRequestParts<AppState> for ApiAccount<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(ActingFor(account_id)) = parts.extensions.get::<ActingFor>() {
+            return Ok(ApiAccount {
+                account_id: *account_id,
+                scope: PhantomData,
+            });
+        }
+        let key = bearer(parts)?;
+        if app::operator::keys::is_operator_key(key) {
+            return Err(ApiError::unauthorized(
+                "An operator key acts for an account under /api/v1/accounts/{external_id}/…; \
+                 this route takes an account's API key.",
+            ));
+        }
+        let account_id = authenticate(state, key, S::SCOPE).await?;
+        Ok(ApiAccount {
+            account_id,
+            scope: PhantomData,
+        })
+    }
+}
+
+/// The key of `Authorization: Bearer <key>`.
+pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -83,11 +114,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for ApiAccount<S> {
             .ok_or_else(|| {
                 ApiError::unauthorized("The Authorization header must be `Bearer <API key>`.")
             })?;
-        let account_id = authenticate(state, key, S::SCOPE).await?;
-        Ok(ApiAccount {
-            account_id,
-            scope: PhantomData,
-        })
+        Ok(key)
     }
 }
 

@@ -94,6 +94,21 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The `error` object of the answer (a batch's result carries one per failed event).
+    pub fn detail(&self) -> super::types::ErrorDetail {
+        super::types::ErrorDetail {
+            code: self.code.to_string(),
+            message: self.message.clone(),
+            fields: self.fields.as_ref().map(|f| {
+                f.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            }),
+        }
+    }
+}
+
 impl From<app::error::AppError> for ApiError {
     fn from(e: app::error::AppError) -> Self {
         use app::error::AppError;

@@ -2,7 +2,7 @@
 //! `deliver_at`); it is fanned out to the account's subscribed webhooks and answered `202` once
 //! stored. `DELETE /api/v1/events/{id}` cancels what of it has not been delivered.
 
-use app::domain::{EventKey, EventType};
+use app::domain::{AccountId, EventKey, EventType};
 use app::queue::{PublishError, PublishRequest, Targets};
 use app::state::AppState;
 use axum::body::Body;
@@ -48,76 +48,11 @@ pub async fn publish_event(
                 ),
             )
         })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("The body is not valid JSON: {e}."),
-        )
-    })?;
-    let Value::Object(mut obj) = value else {
-        return Err(ApiError::unprocessable(
-            "invalid_body",
-            "The body must be a JSON object: {\"event\": \"booking.created\", \"data\": {…}}.",
-        ));
-    };
-    let event_type = match obj.get("event") {
-        Some(Value::String(name)) => {
-            EventType::parse(name).map_err(|m| ApiError::unprocessable("unknown_event_type", m))?
-        }
-        _ => {
-            return Err(ApiError::unprocessable(
-                "unknown_event_type",
-                "`event` must be one of the event type names, e.g. \"booking.created\".",
-            ))
-        }
-    };
-    let data = match obj.remove("data") {
-        Some(d @ Value::Object(_)) => d,
-        _ => {
-            return Err(ApiError::unprocessable(
-                "invalid_data",
-                "`data` must be a JSON object.",
-            ))
-        }
-    };
+    let mut obj = json_object(&bytes)?;
     let now = app::queue::clock::now(&state.db)
         .await
         .unwrap_or_else(|_| app::entities::now_ms());
-    let deliver_at =
-        match obj.get("deliver_at") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(
-                app::domain::parse_deliver_at(s, now)
-                    .map_err(|m| ApiError::invalid_field("deliver_at", m))?,
-            ),
-            Some(_) => return Err(ApiError::invalid_field(
-                "deliver_at",
-                "`deliver_at` must be an RFC 3339 time as a string, e.g. \"2025-01-20T13:45:00Z\".",
-            )),
-        };
-    let key = match obj.get("key") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            Some(EventKey::parse(s).map_err(|m| ApiError::invalid_field("key", m))?)
-        }
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "key",
-                "`key` must be a string, e.g. \"booking-123\".",
-            ))
-        }
-    };
-    let cancel_scheduled = match obj.get("cancel_scheduled") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "cancel_scheduled",
-                "`cancel_scheduled` must be true or false.",
-            ))
-        }
-    };
+    let fields = EventFields::parse(&mut obj, now)?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(v.to_str().map(str::to_string).map_err(|_| {
@@ -131,30 +66,9 @@ pub async fn publish_event(
 
     let published = state
         .publisher
-        .publish(PublishRequest {
-            idempotency_key,
-            deliver_at,
-            key,
-            cancel_scheduled,
-            ..PublishRequest::now(account.account_id, event_type, data, Targets::Subscribed)
-        })
+        .publish(fields.request(account.account_id, idempotency_key))
         .await
-        .map_err(|e| match e {
-            PublishError::BadIdempotencyKey => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                e.to_string(),
-            ),
-            PublishError::DataNotObject => ApiError::unprocessable("invalid_data", e.to_string()),
-            PublishError::IdempotencyKeyReused => ApiError::unprocessable(
-                "idempotency_key_reused",
-                "This Idempotency-Key was already used within 24 hours for a different event \
-                 (another type or other data); use a new key for a new event.",
-            ),
-            PublishError::StorageUnavailable => ApiError::storage_unavailable(),
-            PublishError::Db(db) => db.into(),
-            other => ApiError::internal(other),
-        })?;
+        .map_err(publish_error)?;
 
     if !published.replayed {
         crate::metrics::metrics().events_published.inc();
@@ -197,4 +111,128 @@ pub async fn cancel_event(
         id: event_id.to_string(),
         cancelled,
     }))
+}
+
+/// A request body that must be a JSON object.
+pub fn json_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("The body is not valid JSON: {e}."),
+        )
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "The body must be a JSON object: {\"event\": \"booking.created\", \"data\": {…}}.",
+        ));
+    };
+    Ok(obj)
+}
+
+/// One event's fields as published (`event`, `data`, `deliver_at`, `key`,
+/// `cancel_scheduled`), checked: the one reading of them for the single and the batch routes.
+pub struct EventFields {
+    event_type: EventType,
+    data: Value,
+    deliver_at: Option<i64>,
+    key: Option<EventKey>,
+    cancel_scheduled: bool,
+}
+
+impl EventFields {
+    /// Reads the fields from `obj` (taking `data` out of it); `now` bounds `deliver_at`.
+    pub fn parse(obj: &mut serde_json::Map<String, Value>, now: i64) -> Result<Self, ApiError> {
+        let event_type = match obj.get("event") {
+            Some(Value::String(name)) => EventType::parse(name)
+                .map_err(|m| ApiError::unprocessable("unknown_event_type", m))?,
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "unknown_event_type",
+                    "`event` must be one of the event type names, e.g. \"booking.created\".",
+                ))
+            }
+        };
+        let data = match obj.remove("data") {
+            Some(d @ Value::Object(_)) => d,
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "invalid_data",
+                    "`data` must be a JSON object.",
+                ))
+            }
+        };
+        let deliver_at = match obj.get("deliver_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(
+                app::domain::parse_deliver_at(s, now)
+                    .map_err(|m| ApiError::invalid_field("deliver_at", m))?,
+            ),
+            Some(_) => return Err(ApiError::invalid_field(
+                "deliver_at",
+                "`deliver_at` must be an RFC 3339 time as a string, e.g. \"2025-01-20T13:45:00Z\".",
+            )),
+        };
+        let key = match obj.get("key") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                Some(EventKey::parse(s).map_err(|m| ApiError::invalid_field("key", m))?)
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "key",
+                    "`key` must be a string, e.g. \"booking-123\".",
+                ))
+            }
+        };
+        let cancel_scheduled = match obj.get("cancel_scheduled") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "cancel_scheduled",
+                    "`cancel_scheduled` must be true or false.",
+                ))
+            }
+        };
+        Ok(EventFields {
+            event_type,
+            data,
+            deliver_at,
+            key,
+            cancel_scheduled,
+        })
+    }
+
+    /// The publish of these fields for `account_id`.
+    pub fn request(self, account_id: AccountId, idempotency_key: Option<String>) -> PublishRequest {
+        PublishRequest {
+            idempotency_key,
+            deliver_at: self.deliver_at,
+            key: self.key,
+            cancel_scheduled: self.cancel_scheduled,
+            ..PublishRequest::now(account_id, self.event_type, self.data, Targets::Subscribed)
+        }
+    }
+}
+
+/// A publish's failure as the API answers it.
+pub fn publish_error(e: PublishError) -> ApiError {
+    match e {
+        PublishError::BadIdempotencyKey => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            e.to_string(),
+        ),
+        PublishError::DataNotObject => ApiError::unprocessable("invalid_data", e.to_string()),
+        PublishError::IdempotencyKeyReused => ApiError::unprocessable(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used within 24 hours for a different event \
+             (another type or other data); use a new key for a new event.",
+        ),
+        PublishError::StorageUnavailable => ApiError::storage_unavailable(),
+        PublishError::Db(db) => db.into(),
+        other => ApiError::internal(other),
+    }
 }

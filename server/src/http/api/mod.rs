@@ -7,6 +7,7 @@ mod event_types;
 mod ingest;
 mod json;
 mod openapi;
+mod operator;
 mod types;
 mod webhooks;
 
@@ -20,7 +21,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
+/// The account API (bearer API keys) and the operator API (operator keys), which reaches the
+/// former under `/api/v1/accounts/{external_id}/…`.
 pub fn routes(state: AppState) -> Router {
+    let account_api = account_routes(state.clone());
+    operator::routes(state, account_api.clone()).merge(account_api)
+}
+
+fn account_routes(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/events", post(ingest::publish_event))
         .route(
