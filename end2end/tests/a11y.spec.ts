@@ -1,21 +1,5 @@
-import AxeBuilder from "@axe-core/playwright";
-import { expect, Page, test, TestInfo } from "@playwright/test";
-import { fillWebhook, hydrated, shot, signUp, startReceiver, uniqueEmail } from "./helpers";
-
-/** WCAG 2.1 A and AA, and axe's best practices. */
-const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
-
-/** Fails on any axe violation of the page as it is now, naming each rule and element. */
-async function expectNoViolations(page: Page, info: TestInfo, state: string): Promise<void> {
-  const results = await new AxeBuilder({ page }).withTags(TAGS).analyze();
-  const found = results.violations.map(
-    (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
-  );
-  if (found.length > 0) {
-    await shot(page, info, `axe-${state}`);
-  }
-  expect(found, `axe violations on ${state}`).toEqual([]);
-}
+import { expect, Page, test } from "@playwright/test";
+import { expectNoViolations, fillWebhook, hydrated, shot, signUp, startReceiver, uniqueEmail } from "./helpers";
 
 test("every page, in every state a user meets, passes axe", async ({ page }, info) => {
   const receiver = await startReceiver();

@@ -1,4 +1,5 @@
-import { expect, Page, TestInfo } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { expect, FrameLocator, Page, TestInfo } from "@playwright/test";
 import * as crypto from "crypto";
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -58,11 +59,26 @@ export function expectedSignature(secret: string, body: string): string {
   return crypto.createHmac("sha256", secret).update(body).digest("hex");
 }
 
-/** Fills the webhook form (create or edit). */
-export async function fillWebhook(page: Page, name: string, url: string, events: string[]): Promise<void> {
+/** Fills the webhook form (create or edit), on a page or inside a frame. */
+export async function fillWebhook(page: Page | FrameLocator, name: string, url: string, events: string[]): Promise<void> {
   await page.getByLabel("Name", { exact: true }).fill(name);
   await page.getByLabel("URL", { exact: true }).fill(url);
   for (const e of events) {
     await page.locator(`input[name="events[]"][value="${e}"]`).check();
   }
+}
+
+/** WCAG 2.1 A and AA, and axe's best practices. */
+const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
+
+/** Fails on any axe violation of the page as it is now, naming each rule and element. */
+export async function expectNoViolations(page: Page, info: TestInfo, state: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(TAGS).analyze();
+  const found = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+  );
+  if (found.length > 0) {
+    await shot(page, info, `axe-${state}`);
+  }
+  expect(found, `axe violations on ${state}`).toEqual([]);
 }

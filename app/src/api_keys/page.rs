@@ -102,54 +102,56 @@ fn NewKeyNotice(key: NewApiKey) -> impl IntoView {
 #[component]
 fn KeyTable(list: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
     view! {
-        <table class="api-keys">
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Key"</th>
-                    <th scope="col">"Scopes"</th>
-                    <th scope="col">"Created"</th>
-                    <th scope="col">"Last used"</th>
-                    <th scope="col">"Status"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {list
-                    .into_iter()
-                    .map(|k| {
-                        let id = k.id.to_string();
-                        view! {
-                            <tr>
-                                <td>{k.name}</td>
-                                <td><code>{k.prefix} "…"</code></td>
-                                <td class="key-scopes">
-                                    {k.scopes
-                                        .iter()
-                                        .map(|s| view! { <code>{s.as_str()}</code> " " })
-                                        .collect_view()}
-                                </td>
-                                <td>{format_time(k.created_at)}</td>
-                                <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "Never".into())}</td>
-                                <td>
-                                    {match k.revoked_at {
-                                        Some(t) => view! { <span class="badge paused">"Revoked " {format_time(t)}</span> }.into_any(),
-                                        None => view! {
-                                            <details class="inline-confirm">
-                                                <summary>"Revoke…"</summary>
-                                                <ActionForm action=revoke>
-                                                    <input type="hidden" name="id" value=id/>
-                                                    <button type="submit" class="danger small">"Revoke now"</button>
-                                                </ActionForm>
-                                            </details>
-                                        }
-                                        .into_any(),
-                                    }}
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="api-keys">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Key"</th>
+                        <th scope="col">"Scopes"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"Status"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|k| {
+                            let id = k.id.to_string();
+                            view! {
+                                <tr>
+                                    <td>{k.name}</td>
+                                    <td><code>{k.prefix} "…"</code></td>
+                                    <td class="key-scopes">
+                                        {k.scopes
+                                            .iter()
+                                            .map(|s| view! { <code>{s.as_str()}</code> " " })
+                                            .collect_view()}
+                                    </td>
+                                    <td>{format_time(k.created_at)}</td>
+                                    <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "Never".into())}</td>
+                                    <td>
+                                        {match k.revoked_at {
+                                            Some(t) => view! { <span class="badge paused">"Revoked " {format_time(t)}</span> }.into_any(),
+                                            None => view! {
+                                                <details class="inline-confirm">
+                                                    <summary>"Revoke…"</summary>
+                                                    <ActionForm action=revoke>
+                                                        <input type="hidden" name="id" value=id/>
+                                                        <button type="submit" class="danger small">"Revoke now"</button>
+                                                    </ActionForm>
+                                                </details>
+                                            }
+                                            .into_any(),
+                                        }}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -172,44 +172,46 @@ fn LogView(w: WebhookDetail, page: DeliveryPage, filter: LogFilter) -> impl Into
 #[component]
 fn DeliveryTable(rows: Vec<DeliveryRow>, webhook_id: crate::domain::WebhookId) -> impl IntoView {
     view! {
-        <table class="deliveries">
-            <thead>
-                <tr>
-                    <th scope="col">"Time"</th>
-                    <th scope="col">"Event"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Attempts"</th>
-                    <th scope="col">"Response"</th>
-                    <th scope="col">"Duration"</th>
-                    <th scope="col">"Delivery"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {rows
-                    .into_iter()
-                    .map(|r| {
-                        let href = format!("/settings/webhooks/{webhook_id}/deliveries/{}", r.id);
-                        let response = match (r.last_status_code, &r.last_error) {
-                            (Some(code), _) => code.to_string(),
-                            (None, Some(e)) => e.clone(),
-                            (None, None) => "—".to_string(),
-                        };
-                        let short = r.id.chars().take(13).collect::<String>();
-                        view! {
-                            <tr data-delivery-id=r.id.clone() data-status=r.status.clone()>
-                                <td class="time">{format_time(r.created_at)}</td>
-                                <td><code>{r.event_type.clone()}</code></td>
-                                <td><StatusBadge row=r.clone()/></td>
-                                <td class="num">{r.attempts}</td>
-                                <td class="response" title=response.clone()>{response.clone()}</td>
-                                <td class="num">{r.last_duration_ms.map(|d| format_duration_ms(d.into())).unwrap_or_default()}</td>
-                                <td><a href=href><code>{short} "…"</code></a></td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="deliveries">
+                <thead>
+                    <tr>
+                        <th scope="col">"Time"</th>
+                        <th scope="col">"Event"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Attempts"</th>
+                        <th scope="col">"Response"</th>
+                        <th scope="col">"Duration"</th>
+                        <th scope="col">"Delivery"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|r| {
+                            let href = format!("/settings/webhooks/{webhook_id}/deliveries/{}", r.id);
+                            let response = match (r.last_status_code, &r.last_error) {
+                                (Some(code), _) => code.to_string(),
+                                (None, Some(e)) => e.clone(),
+                                (None, None) => "—".to_string(),
+                            };
+                            let short = r.id.chars().take(13).collect::<String>();
+                            view! {
+                                <tr data-delivery-id=r.id.clone() data-status=r.status.clone()>
+                                    <td class="time">{format_time(r.created_at)}</td>
+                                    <td><code>{r.event_type.clone()}</code></td>
+                                    <td><StatusBadge row=r.clone()/></td>
+                                    <td class="num">{r.attempts}</td>
+                                    <td class="response" title=response.clone()>{response.clone()}</td>
+                                    <td class="num">{r.last_duration_ms.map(|d| format_duration_ms(d.into())).unwrap_or_default()}</td>
+                                    <td><a href=href><code>{short} "…"</code></a></td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 

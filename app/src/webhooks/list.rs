@@ -45,69 +45,71 @@ fn EmptyState() -> impl IntoView {
 #[component]
 fn WebhookTable(list: Vec<WebhookSummary>) -> impl IntoView {
     view! {
-        <table class="webhooks">
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"URL"</th>
-                    <th scope="col">"Events"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Last delivery"</th>
-                    <th scope="col">"Success (24 h)"</th>
-                    <th scope="col">"Created"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {list
-                    .into_iter()
-                    .map(|w| {
-                        let shown: Vec<String> = w.events.iter().take(3).cloned().collect();
-                        let more = w.events.len().saturating_sub(3);
-                        view! {
-                            <tr data-webhook-id=w.id.to_string()>
-                                <td class="name">
-                                    <a href=format!("/settings/webhooks/{}/edit", w.id)>{w.name}</a>
-                                </td>
-                                <td class="url"><code title=w.url.clone()>{w.url.clone()}</code></td>
-                                <td class="events">
-                                    {shown.into_iter().map(|e| view! { <span class="chip">{e}</span> }).collect_view()}
-                                    {(more > 0).then(|| view! { <span class="chip more">{format!("+{more}")}</span> })}
-                                </td>
-                                <td>
-                                    <super::state_badge::WebhookStateBadge
-                                        active=w.active
-                                        disabled_reason=w.disabled_reason.clone()/>
-                                    {(w.held_count > 0).then(|| view! {
-                                        " "
-                                        <a class="chip held" href=format!("/settings/webhooks/{}/edit", w.id)>
-                                            {format!("{} held", w.held_count)}
-                                        </a>
-                                    })}
-                                </td>
-                                <td class="last">
-                                    {match w.last_delivery.clone() {
-                                        Some(d) => view! {
-                                            <a href=format!("/settings/webhooks/{}/deliveries/{}", w.id, d.id)>
-                                                <StatusBadge row=d.clone()/>
+        <div class="table-scroll">
+            <table class="webhooks">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"URL"</th>
+                        <th scope="col">"Events"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Last delivery"</th>
+                        <th scope="col">"Success (24 h)"</th>
+                        <th scope="col">"Created"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|w| {
+                            let shown: Vec<String> = w.events.iter().take(3).cloned().collect();
+                            let more = w.events.len().saturating_sub(3);
+                            view! {
+                                <tr data-webhook-id=w.id.to_string()>
+                                    <td class="name">
+                                        <a href=format!("/settings/webhooks/{}/edit", w.id)>{w.name}</a>
+                                    </td>
+                                    <td class="url"><code title=w.url.clone()>{w.url.clone()}</code></td>
+                                    <td class="events">
+                                        {shown.into_iter().map(|e| view! { <span class="chip">{e}</span> }).collect_view()}
+                                        {(more > 0).then(|| view! { <span class="chip more">{format!("+{more}")}</span> })}
+                                    </td>
+                                    <td>
+                                        <super::state_badge::WebhookStateBadge
+                                            active=w.active
+                                            disabled_reason=w.disabled_reason.clone()/>
+                                        {(w.held_count > 0).then(|| view! {
+                                            " "
+                                            <a class="chip held" href=format!("/settings/webhooks/{}/edit", w.id)>
+                                                {format!("{} held", w.held_count)}
                                             </a>
-                                            <span class="hint">" " {format_time(d.created_at)}</span>
-                                        }
-                                        .into_any(),
-                                        None => view! { <span class="hint">"Nothing sent yet"</span> }.into_any(),
-                                    }}
-                                </td>
-                                <td class="rate">
-                                    <a href=format!("/settings/webhooks/{}/deliveries", w.id)>
-                                        {success_rate(w.succeeded_24h, w.finished_24h)}
-                                    </a>
-                                </td>
-                                <td class="created">{format_time(w.created_at)}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+                                        })}
+                                    </td>
+                                    <td class="last">
+                                        {match w.last_delivery.clone() {
+                                            Some(d) => view! {
+                                                <a href=format!("/settings/webhooks/{}/deliveries/{}", w.id, d.id)>
+                                                    <StatusBadge row=d.clone()/>
+                                                </a>
+                                                <span class="hint">" " {format_time(d.created_at)}</span>
+                                            }
+                                            .into_any(),
+                                            None => view! { <span class="hint">"Nothing sent yet"</span> }.into_any(),
+                                        }}
+                                    </td>
+                                    <td class="rate">
+                                        <a href=format!("/settings/webhooks/{}/deliveries", w.id)>
+                                            {success_rate(w.succeeded_24h, w.finished_24h)}
+                                        </a>
+                                    </td>
+                                    <td class="created">{format_time(w.created_at)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 

@@ -6,6 +6,7 @@ mod caching;
 mod forms;
 mod guard;
 mod login_link;
+mod partitioned;
 pub mod security;
 mod unavailable;
 
@@ -91,12 +92,15 @@ pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router
     // Framed by another site, the pages' cookie must be sent to them as a third party:
     // `SameSite=None`, which browsers take only with `Secure` (HTTPS; loopback counts as secure).
     // Forged cross-site forms are still refused by the same-origin check below.
+    // And `Partitioned`, so that browsers blocking third-party cookies keep it for the frame
+    // (partitioned.rs).
     let (same_site, secure) = if state.portal.embeddable() {
         (SameSite::None, true)
     } else {
         (SameSite::Lax, secure_cookies)
     };
     let portal = state.portal.clone();
+    let embeddable = portal.embeddable();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -118,6 +122,15 @@ pub fn router(state: AppState, public_url: &str, readiness: Readiness) -> Router
         ))
         .layer(axum::middleware::from_fn(forms::form_errors))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if embeddable {
+                    partitioned::session_cookie(req, next).await
+                } else {
+                    next.run(req).await
+                }
+            },
+        ))
         .layer(axum::middleware::from_fn(caching::cache_policy))
         .layer(axum::middleware::from_fn_with_state(
             (state.storage.clone(), state.db.clone()),

@@ -734,6 +734,8 @@ mod embeddable {
         let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
         assert!(cookie.contains("SameSite=None"), "{cookie}");
         assert!(cookie.contains("Secure"), "{cookie}");
+        // …and partitioned (CHIPS), which browsers that block third-party cookies still keep.
+        assert!(cookie.contains("Partitioned"), "{cookie}");
         // The session lasts SKW_LINK_SESSION_TTL (30 minutes here) from the link's opening.
         let max_age: i64 = cookie
             .split(';')

@@ -137,7 +137,11 @@ impl Modify for OperatorAuth {
             .parameter_in(ParameterIn::Path)
             .required(Required::True)
             .description(Some("The product's own id of the account"))
-            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .examples(["cus_123"]),
+            ))
             .build();
         let clones: Vec<(String, utoipa::openapi::PathItem)> = openapi
             .paths

@@ -31,7 +31,7 @@ pub async fn provisioned(state: &AppState, raw: &str) -> Result<accounts::Provis
 }
 
 #[utoipa::path(put, path = "/api/v1/accounts/{external_id}", tag = "operator", operation_id = "putAccount", security(("operatorKey" = [])),
-    params(("external_id" = String, Path, description = "The product's own id of the account")),
+    params(("external_id" = String, Path, description = "The product's own id of the account", example = "cus_123")),
     request_body = PutAccount,
     responses(
         (status = 200, description = "Updated (or unchanged: the same PUT again changes nothing)", body = Account),
@@ -83,7 +83,7 @@ pub async fn put_account(
 }
 
 #[utoipa::path(get, path = "/api/v1/accounts/{external_id}", tag = "operator", operation_id = "getAccount", security(("operatorKey" = [])),
-    params(("external_id" = String, Path, description = "The product's own id of the account")),
+    params(("external_id" = String, Path, description = "The product's own id of the account", example = "cus_123")),
     responses((status = 200, body = Account), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(name = "api", skip_all, fields(handler = "get_account"))]
@@ -129,7 +129,7 @@ pub async fn list_accounts(
 }
 
 #[utoipa::path(delete, path = "/api/v1/accounts/{external_id}", tag = "operator", operation_id = "deleteAccount", security(("operatorKey" = [])),
-    params(("external_id" = String, Path, description = "The product's own id of the account")),
+    params(("external_id" = String, Path, description = "The product's own id of the account", example = "cus_123")),
     responses((status = 204, description = "The account, its webhooks, queue, logs, keys and links are gone; its deliveries in flight end without being recorded"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody)))]

@@ -14,7 +14,7 @@ use super::auth::Operator;
 use super::types::{LoginLink, NewLoginLink};
 
 #[utoipa::path(post, path = "/api/v1/accounts/{external_id}/login-links", tag = "operator", operation_id = "createLoginLink", security(("operatorKey" = [])),
-    params(("external_id" = String, Path, description = "The product's own id of the account")),
+    params(("external_id" = String, Path, description = "The product's own id of the account", example = "cus_123")),
     request_body(content = Option<NewLoginLink>, description = "Optional: the page it opens, the return URL, embedded"),
     responses(
         (status = 201, description = "A link valid for `SKW_LOGIN_LINK_TTL` (default 5 minutes), good for one use", body = LoginLink),
