@@ -25,7 +25,10 @@ use utoipa::OpenApi;
 /// former under `/api/v1/accounts/{external_id}/…`.
 pub fn routes(state: AppState) -> Router {
     let account_api = account_routes(state.clone());
-    operator::routes(state, account_api.clone()).merge(account_api)
+    operator::routes(state, account_api.clone())
+        .merge(account_api)
+        // After the merge: every route, the operator's too, answers an unknown method in JSON.
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
 fn account_routes(state: AppState) -> Router {
@@ -70,14 +73,17 @@ fn account_routes(state: AppState) -> Router {
             "/api/v1/{*rest}",
             axum::routing::any(|| async { not_found() }),
         )
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "This method is not allowed here.",
-            )
-        })
+        // (the forwarded requests of the operator's prefix meet this router alone)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed here.",
+    )
 }
 
 fn not_found() -> ApiError {
