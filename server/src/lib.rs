@@ -38,6 +38,8 @@ pub struct Running {
     pub gate: app::queue::WriteGate,
     /// The pages' branding, log-in and embedding settings; tests move its links' clock.
     pub portal: std::sync::Arc<app::operator::portal::Portal>,
+    /// How many deliveries this process's dispatcher started by hand-off (0 without one).
+    pub handed_off: std::sync::Arc<std::sync::atomic::AtomicU64>,
     shutdown: watch::Sender<bool>,
     /// The shutdown grace (`SKW_SHUTDOWN_GRACE_MS`).
     drain: Duration,
@@ -120,21 +122,37 @@ pub async fn start(
         }
         None => None,
     };
-    let web = match args.role {
-        Role::Worker => None,
-        Role::All | Role::Web => Some(serve_web(&shared, args, listener, addr)?),
-    };
     let alerts = alerts::AlertsConfig::from_args(args).map_err(std::io::Error::other)?;
+    // The dispatcher first: a process that serves and dispatches hands what it publishes
+    // straight to its own workers (`app::queue::lifecycle::handoff`).
     let dispatcher = match args.role {
         Role::Web => None,
-        Role::All | Role::Worker => {
-            tokio::spawn(
-                alerts::Alerts::new(shared.db.clone(), shared.wakeup.clone(), alerts)
-                    .run(shared.stopping()),
-            );
-            Some(spawn_dispatcher(&shared, args))
+        Role::All | Role::Worker => Some(Dispatcher::new(
+            shared.db.clone(),
+            shared.gate.clone(),
+            shared.wakeup.clone(),
+            shared.health.clone(),
+            dispatcher_config(args, shared.secrets.clone()),
+        )),
+    };
+    let web = match args.role {
+        Role::Worker => None,
+        Role::All | Role::Web => {
+            let handoff = dispatcher.as_ref().map(Dispatcher::handoff);
+            Some(serve_web(&shared, args, listener, addr, handoff)?)
         }
     };
+    let handed_off = dispatcher
+        .as_ref()
+        .map(Dispatcher::handed_off)
+        .unwrap_or_default();
+    let dispatcher = dispatcher.map(|dispatcher| {
+        tokio::spawn(
+            alerts::Alerts::new(shared.db.clone(), shared.wakeup.clone(), alerts)
+                .run(shared.stopping()),
+        );
+        spawn_dispatcher(&shared, args, dispatcher)
+    });
     spawn_background_tasks(&shared, args);
     Ok(Running {
         addr,
@@ -145,6 +163,7 @@ pub async fn start(
         wakeup: shared.wakeup,
         gate: shared.gate,
         portal: shared.portal,
+        handed_off,
         shutdown: shared.shutdown,
         drain: Duration::from_millis(args.shutdown_grace_ms),
         web,
@@ -233,6 +252,7 @@ fn serve_web(
     args: &ServeArgs,
     listener: TcpListener,
     addr: SocketAddr,
+    handoff: Option<app::queue::Handoff>,
 ) -> std::io::Result<JoinHandle<()>> {
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
@@ -246,12 +266,13 @@ fn serve_web(
         db: shared.db.clone(),
         wakeup: shared.wakeup.clone(),
         policy: policy(args),
-        publisher: app::queue::Publisher::start(
-            shared.db.clone(),
-            shared.gate.clone(),
-            shared.wakeup.clone(),
-            shared.health.clone(),
-        ),
+        publisher: app::queue::Publisher::start(app::queue::Destination {
+            db: shared.db.clone(),
+            gate: shared.gate.clone(),
+            wakeup: shared.wakeup.clone(),
+            health: shared.health.clone(),
+            handoff,
+        }),
         storage: shared.health.clone(),
         gate: shared.gate.clone(),
         api_keys: Default::default(),
@@ -283,7 +304,7 @@ fn serve_web(
 
 /// The dispatcher, and the LISTEN/NOTIFY listener through which other instances' publishes
 /// wake it (PostgreSQL), until the stop.
-fn spawn_dispatcher(shared: &Shared, args: &ServeArgs) -> JoinHandle<()> {
+fn spawn_dispatcher(shared: &Shared, args: &ServeArgs, dispatcher: Dispatcher) -> JoinHandle<()> {
     let listener = tokio::spawn(app::queue::notify::listen(
         shared.db.clone(),
         shared.wakeup.clone(),
@@ -293,13 +314,6 @@ fn spawn_dispatcher(shared: &Shared, args: &ServeArgs) -> JoinHandle<()> {
         let _ = stopping.wait_for(|stop| *stop).await;
         listener.abort();
     });
-    let dispatcher = Dispatcher::new(
-        shared.db.clone(),
-        shared.gate.clone(),
-        shared.wakeup.clone(),
-        shared.health.clone(),
-        dispatcher_config(args, shared.secrets.clone()),
-    );
     tokio::spawn(dispatcher.run(
         shared.stopping(),
         Duration::from_millis(args.shutdown_grace_ms),

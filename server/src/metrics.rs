@@ -23,6 +23,8 @@ pub struct Metrics {
     pub attempt_duration: Histogram,
     /// Events accepted by the ingest API.
     pub events_published: IntCounter,
+    /// Deliveries started by hand-off in process (no claim).
+    pub handed_off: IntCounter,
     /// Requests in flight now, and the pool's size.
     pub in_flight: IntGauge,
     pub workers: IntGauge,
@@ -78,6 +80,11 @@ fn register() -> Metrics {
         events_published: register_int_counter!(
             "skw_events_published_total",
             "Events accepted by POST /api/v1/events"
+        )
+        .expect("metric registers"),
+        handed_off: register_int_counter!(
+            "skw_deliveries_handed_off_total",
+            "Deliveries this process published and started itself, without a claim"
         )
         .expect("metric registers"),
         in_flight: register_int_gauge!(

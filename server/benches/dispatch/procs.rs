@@ -4,7 +4,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_schedulingkit-webhooks");
+/// The server binary: this build's, or `SKW_BENCH_SERVER_BIN` (to measure another build with
+/// the same harness, e.g. the code before a change, alternating the two).
+pub fn server_bin() -> String {
+    std::env::var("SKW_BENCH_SERVER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_schedulingkit-webhooks").to_string())
+}
 
 pub struct Proc {
     pub child: Child,
@@ -75,7 +80,7 @@ pub fn receiver() -> Proc {
 
 /// Starts `schedulingkit-webhooks serve` on a free port.
 pub fn server(db_url: &str, role: &str, extra_env: &[(&str, &str)]) -> Proc {
-    let mut cmd = Command::new(SERVER_BIN);
+    let mut cmd = Command::new(server_bin());
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--role", role])
         .env("DATABASE_URL", db_url)
         .env("SKW_ALLOW_INSECURE_TARGETS", "1")
@@ -110,7 +115,7 @@ pub fn servers(db_url: &str, role: &str, n: usize) -> Vec<Proc> {
 }
 
 pub fn cli(db_url: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(SERVER_BIN)
+    let mut child = Command::new(server_bin())
         .args(args)
         .env("DATABASE_URL", db_url)
         .env("SKW_LOG", "error")

@@ -20,10 +20,14 @@ pub use retry::{parse_duration, parse_retry_after, RetrySchedule, MAX_RETRY_DELA
 use app::domain::TargetPolicy;
 use app::domain::WebhookId;
 use app::entities::now_ms;
-use app::queue::{self, AttemptOutcome, AutoDisable, Job, Lease, Recorded, Wakeup, WriteGate};
+use app::queue::{
+    self, AttemptOutcome, AutoDisable, Handoff, Job, Lease, Recorded, Reservation, Wakeup,
+    WriteGate,
+};
 use app::storage::{is_unavailable, StorageHealth};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -81,11 +85,113 @@ pub struct Dispatcher {
     /// Whether storage is failing; claims pause while it is.
     health: StorageHealth,
     permits: Arc<Semaphore>,
-    /// Requests in flight per webhook.
-    in_flight: Arc<Mutex<HashMap<WebhookId, usize>>>,
+    /// Requests in flight per webhook (claimed, or reserved for a hand-off).
+    in_flight: Arc<Mutex<InFlight>>,
     /// The deliveries in flight and the claim tokens they are held under.
     held: Arc<Mutex<HashSet<Lease>>>,
     slot_freed: Arc<Notify>,
+    /// Jobs handed off by this process's publisher ([`Dispatcher::handoff`]), for the loop.
+    handed: Arc<Handed>,
+}
+
+/// The requests in flight (or reserved) per webhook. A claim reads them for its room; a job it
+/// claimed starts only if its webhook is still under the cap when it is launched (a hand-off
+/// may have taken the room meanwhile), else it is given back to the queue.
+type InFlight = HashMap<WebhookId, usize>;
+
+/// The hand-off's side of the loop: whether the publisher may hand jobs over now, and the
+/// channel they come through.
+struct Handed {
+    /// The last claim pass left nothing due behind, and the loop runs.
+    open: AtomicBool,
+    /// How many handed-off jobs this dispatcher has started.
+    started: Arc<AtomicU64>,
+    tx: mpsc::UnboundedSender<(Job, Reserved)>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<(Job, Reserved)>>>,
+}
+
+/// A worker slot and a place in the webhook's count, kept for a job not started yet.
+struct Reserved {
+    permit: OwnedSemaphorePermit,
+    slot: WebhookSlot,
+}
+
+/// One request's place in its webhook's count of requests in flight: taken when its job is
+/// claimed or reserved, given back when its attempt ends (or when it never starts).
+struct WebhookSlot {
+    id: WebhookId,
+    in_flight: Arc<Mutex<InFlight>>,
+    freed: Arc<Notify>,
+}
+
+impl WebhookSlot {
+    /// A place if the webhook is under its cap.
+    fn try_take(d: &Dispatcher, id: WebhookId) -> Option<WebhookSlot> {
+        let mut map = d.in_flight.lock().expect("in-flight map poisoned");
+        let n = map.entry(id).or_default();
+        if *n >= d.cfg.per_webhook {
+            return None;
+        }
+        *n += 1;
+        Some(WebhookSlot {
+            id,
+            in_flight: d.in_flight.clone(),
+            freed: d.slot_freed.clone(),
+        })
+    }
+}
+
+impl Drop for WebhookSlot {
+    fn drop(&mut self) {
+        {
+            let mut map = self.in_flight.lock().expect("in-flight map poisoned");
+            if let Some(n) = map.get_mut(&self.id) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&self.id);
+                }
+            }
+        }
+        // Its webhook has room again (the worker slot itself frees once recorded).
+        self.freed.notify_one();
+    }
+}
+
+/// The dispatcher as its process's publisher sees it (`app::queue::Dispatch`).
+struct Port(Dispatcher);
+
+impl Reserved {
+    /// A worker slot and a place for a job of `webhook`, if both are free now.
+    fn try_take(d: &Dispatcher, webhook: WebhookId) -> Option<Reserved> {
+        let permit = d.permits.clone().try_acquire_owned().ok()?;
+        let slot = WebhookSlot::try_take(d, webhook)?;
+        Some(Reserved { permit, slot })
+    }
+}
+
+impl queue::Dispatch for Port {
+    fn reserve(&self, webhook: WebhookId) -> Option<Reservation> {
+        let d = &self.0;
+        if !d.handed.open.load(Ordering::Acquire) {
+            return None;
+        }
+        Reserved::try_take(d, webhook).map(Reservation::new)
+    }
+
+    fn lease_grace_ms(&self) -> i64 {
+        self.0.cfg.lease_grace.as_millis() as i64
+    }
+
+    fn start(&self, jobs: Vec<(Job, Reservation)>) {
+        for (job, reservation) in jobs {
+            let Ok(reserved) = reservation.into_inner().downcast::<Reserved>() else {
+                continue;
+            };
+            // The loop has ended (a stop): the slot is given back, the lease runs out, and the
+            // delivery is claimed again (by the next start or another process).
+            let _ = self.0.handed.tx.send((job, *reserved));
+        }
+    }
 }
 
 /// The HTTP client all deliveries share: pooled keep-alive connections (as many kept per host
@@ -115,6 +221,7 @@ impl Dispatcher {
         health: StorageHealth,
         cfg: DispatcherConfig,
     ) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
         Dispatcher {
             db,
             gate,
@@ -126,7 +233,24 @@ impl Dispatcher {
             in_flight: Arc::default(),
             held: Arc::default(),
             slot_freed: Arc::default(),
+            handed: Arc::new(Handed {
+                open: AtomicBool::new(false),
+                started: Arc::default(),
+                tx,
+                rx: Mutex::new(Some(rx)),
+            }),
         }
+    }
+
+    /// What this process's publisher hands due deliveries to, while [`Dispatcher::run`] runs
+    /// (`app::queue::lifecycle::handoff`).
+    pub fn handoff(&self) -> Handoff {
+        Handoff::new(Arc::new(Port(self.clone())))
+    }
+
+    /// How many handed-off jobs this dispatcher has started (also `skw_deliveries_handed_off_total`).
+    pub fn handed_off(&self) -> Arc<AtomicU64> {
+        self.handed.started.clone()
     }
 
     /// Claims one batch of due deliveries, makes one attempt of each, records the outcomes,
@@ -152,6 +276,7 @@ impl Dispatcher {
         }
     }
 
+    /// Claims up to `limit` due deliveries, within each webhook's room as it is now.
     async fn claim(&self, limit: u32) -> Result<Vec<Job>, DbErr> {
         let room = {
             let map = self.in_flight.lock().expect("in-flight map poisoned");
@@ -221,9 +346,10 @@ impl Dispatcher {
     }
 
     /// The dispatcher's life: claim what is due, send it, sleep until woken or until the next
-    /// delivery is due (at most `poll_interval`). Stops claiming when `shutdown` turns true,
-    /// waits up to `drain` for the requests in flight, and gives what is still in flight back
-    /// to the queue.
+    /// delivery is due (at most `poll_interval`); meanwhile start what this process's
+    /// publisher hands over. A claim (a write) is made only when a read finds something due.
+    /// Stops claiming when `shutdown` turns true, waits up to `drain` for the requests in
+    /// flight, and gives what is still in flight back to the queue.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         let (record_tx, record_rx) = mpsc::unbounded_channel();
         let mut recorder = tokio::spawn(record_loop(
@@ -234,18 +360,29 @@ impl Dispatcher {
             self.slot_freed.clone(),
             self.health.clone(),
         ));
+        let mut handed = self
+            .handed
+            .rx
+            .lock()
+            .expect("hand-off poisoned")
+            .take()
+            .expect("a dispatcher runs once");
         let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
         crate::metrics::metrics()
             .workers
             .set(self.cfg.workers as i64);
         loop {
             while tasks.try_join_next().is_some() {}
+            while let Ok((job, r)) = handed.try_recv() {
+                self.launch_handed(job, r, &mut tasks, &record_tx);
+            }
             if *shutdown.borrow() {
                 break;
             }
             // While storage is failing nothing is claimed: what would be sent could not be
             // recorded. The storage probe (or the recorder) notices when it is back.
             if self.health.failing().is_some() {
+                self.handed.open.store(false, Ordering::Release);
                 tokio::select! {
                     _ = tokio::time::sleep(self.cfg.poll_interval) => {}
                     _ = shutdown.changed() => {}
@@ -256,76 +393,65 @@ impl Dispatcher {
                 .permits
                 .available_permits()
                 .min(self.cfg.batch_size as usize) as u32;
-            let jobs = if free == 0 {
-                Vec::new()
-            } else {
-                match self.claim(free).await {
-                    Ok(jobs) => jobs,
-                    Err(e) => {
-                        tracing::error!(error = %e, "claiming deliveries failed");
-                        tokio::select! {
-                            _ = tokio::time::sleep(self.cfg.poll_interval) => {}
-                            _ = shutdown.changed() => {}
-                        }
-                        continue;
+            let (jobs, wait) = match self.pass(free).await {
+                Ok(pass) => pass,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    self.handed.open.store(false, Ordering::Release);
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+                        _ = shutdown.changed() => {}
                     }
+                    continue;
                 }
             };
             self.health.claim_pass();
             crate::metrics::metrics()
                 .last_claim_pass
                 .set(now_ms() / 1000);
+            // Nothing due was left behind: the publisher may hand over what can start at once.
+            self.handed
+                .open
+                .store(free > 0 && jobs.len() < free as usize, Ordering::Release);
             if jobs.is_empty() {
-                let wait = self.idle_wait(free == 0).await;
-                tokio::select! {
-                    _ = self.wakeup.wait() => {}
-                    _ = self.slot_freed.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
+                let until = tokio::time::Instant::now() + wait;
+                loop {
+                    tokio::select! {
+                        Some((job, r)) = handed.recv() => {
+                            // Started, and the wait goes on: nothing new to claim.
+                            self.launch_handed(job, r, &mut tasks, &record_tx);
+                            continue;
+                        }
+                        _ = self.wakeup.wait() => {}
+                        _ = self.slot_freed.notified() => {}
+                        _ = tokio::time::sleep_until(until) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    break;
                 }
                 continue;
             }
+            // A hand-off may have taken a worker slot or a webhook's room since the claim read
+            // them: what no longer fits goes back to the queue, due now.
+            let mut no_room = Vec::new();
             for job in jobs {
-                let Ok(permit) = self.permits.clone().acquire_owned().await else {
-                    break;
-                };
-                *self
-                    .in_flight
-                    .lock()
-                    .expect("in-flight map poisoned")
-                    .entry(job.webhook_id)
-                    .or_default() += 1;
-                self.held
-                    .lock()
-                    .expect("held map poisoned")
-                    .insert(job.lease());
-                let this = self.clone();
-                let tx = record_tx.clone();
-                crate::metrics::metrics().in_flight.inc();
-                tasks.spawn(async move {
-                    let outcome = this.attempt(&job).await;
-                    crate::metrics::metrics().in_flight.dec();
-                    // The slot stays taken until the outcome is written, so a process never
-                    // holds more unrecorded deliveries than it has workers (the most a crash
-                    // can make arrive twice).
-                    let _ = tx.send((outcome, permit));
-                    this.held
-                        .lock()
-                        .expect("held map poisoned")
-                        .remove(&job.lease());
-                    {
-                        let mut map = this.in_flight.lock().expect("in-flight map poisoned");
-                        if let Some(n) = map.get_mut(&job.webhook_id) {
-                            *n -= 1;
-                            if *n == 0 {
-                                map.remove(&job.webhook_id);
-                            }
-                        }
-                    }
-                    // Its webhook has room again (the slot itself frees once recorded).
-                    this.slot_freed.notify_one();
-                });
+                match Reserved::try_take(&self, job.webhook_id) {
+                    Some(r) => self.launch(job, r.permit, r.slot, &mut tasks, &record_tx),
+                    None => no_room.push(job.lease()),
+                }
             }
+            if !no_room.is_empty() {
+                if let Err(e) = queue::release(&self.db, &no_room).await {
+                    tracing::error!(error = %e, "could not give claimed deliveries back; their leases will expire");
+                }
+            }
+        }
+        // No more hand-offs; what was handed over but not started is given back below.
+        self.handed.open.store(false, Ordering::Release);
+        handed.close();
+        let mut unstarted = Vec::new();
+        while let Ok((job, _reserved)) = handed.try_recv() {
+            unstarted.push(job.lease());
         }
         // Graceful stop: let the requests in flight finish, within `drain`…
         let deadline = tokio::time::Instant::now() + drain;
@@ -333,17 +459,15 @@ impl Dispatcher {
             while tasks.join_next().await.is_some() {}
         })
         .await;
+        let mut give_back = unstarted;
         if finished.is_err() {
             // …and give the rest back to the queue for another worker (or the next start).
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
-            let held: Vec<Lease> = self
-                .held
-                .lock()
-                .expect("held map poisoned")
-                .drain()
-                .collect();
-            match queue::release(&self.db, &held).await {
+            give_back.extend(self.held.lock().expect("held map poisoned").drain());
+        }
+        if !give_back.is_empty() {
+            match queue::release(&self.db, &give_back).await {
                 Ok(n) => tracing::warn!(
                     released = n,
                     "stopped with deliveries in flight; they are due again"
@@ -369,28 +493,76 @@ impl Dispatcher {
         }
     }
 
-    /// How long to sleep when nothing was claimed.
-    async fn idle_wait(&self, pool_full: bool) -> Duration {
-        if pool_full {
-            return self.cfg.poll_interval;
+    /// One pass of the loop: a read of when the next delivery is due, and a claim of up to
+    /// `free` when one is due now. Returns the claimed jobs, and how long to wait when there
+    /// are none (until the next is due, at most `poll_interval`).
+    async fn pass(&self, free: u32) -> Result<(Vec<Job>, Duration), DbErr> {
+        let poll = self.cfg.poll_interval;
+        if free == 0 {
+            // The pool is full: a slot freeing wakes the loop.
+            return Ok((Vec::new(), poll));
         }
-        match queue::next_due_at(&self.db).await {
-            Ok(Some(due)) => {
-                let in_ms = (due - now_ms()).max(0) as u64;
-                // Due now but not claimable (its webhook is at its cap): wait for a free slot.
-                let in_ms = if in_ms == 0 {
-                    self.cfg.poll_interval.as_millis() as u64
-                } else {
-                    in_ms
-                };
-                Duration::from_millis(in_ms).min(self.cfg.poll_interval)
+        let (due, now) = queue::next_due(&self.db)
+            .await
+            .inspect_err(|e| self.health.observe_err(e))?;
+        match due {
+            None => return Ok((Vec::new(), poll)),
+            Some(at) if at > now => {
+                return Ok((
+                    Vec::new(),
+                    Duration::from_millis((at - now) as u64).min(poll),
+                ))
             }
-            Ok(None) => self.cfg.poll_interval,
-            Err(e) => {
-                tracing::error!(error = %e, "reading the queue failed");
-                self.cfg.poll_interval
-            }
+            Some(_) => {}
         }
+        let jobs = self.claim(free).await?;
+        // Due now but nothing claimable (its webhook at its cap, or an ordered delivery
+        // waiting for the one before it): a slot freeing or a recorded outcome wakes the loop.
+        Ok((jobs, poll))
+    }
+
+    fn launch_handed(
+        &self,
+        job: Job,
+        r: Reserved,
+        tasks: &mut tokio::task::JoinSet<()>,
+        record_tx: &mpsc::UnboundedSender<(AttemptOutcome, OwnedSemaphorePermit)>,
+    ) {
+        self.handed.started.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::metrics().handed_off.inc();
+        self.launch(job, r.permit, r.slot, tasks, record_tx);
+    }
+
+    /// Starts one attempt (a claimed job or a handed-off one), holding its worker slot until
+    /// its outcome is recorded and its place in its webhook's count until it ends.
+    fn launch(
+        &self,
+        job: Job,
+        permit: OwnedSemaphorePermit,
+        slot: WebhookSlot,
+        tasks: &mut tokio::task::JoinSet<()>,
+        record_tx: &mpsc::UnboundedSender<(AttemptOutcome, OwnedSemaphorePermit)>,
+    ) {
+        self.held
+            .lock()
+            .expect("held map poisoned")
+            .insert(job.lease());
+        let this = self.clone();
+        let tx = record_tx.clone();
+        crate::metrics::metrics().in_flight.inc();
+        tasks.spawn(async move {
+            let outcome = this.attempt(&job).await;
+            crate::metrics::metrics().in_flight.dec();
+            // The slot stays taken until the outcome is written, so a process never holds more
+            // unrecorded deliveries than it has workers (the most a crash can make arrive
+            // twice).
+            let _ = tx.send((outcome, permit));
+            this.held
+                .lock()
+                .expect("held map poisoned")
+                .remove(&job.lease());
+            drop(slot);
+        });
     }
 }
 

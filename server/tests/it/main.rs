@@ -15,6 +15,7 @@ mod delivery;
 mod egress;
 mod filters;
 mod formats;
+mod handoff;
 mod hardening;
 mod held;
 mod isolation;

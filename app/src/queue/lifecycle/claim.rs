@@ -212,6 +212,13 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
         .collect())
 }
 
+/// When the earliest pending delivery is due (or its lease ends), if any is pending, and the
+/// queue's clock now ([`crate::queue::clock::now`]): one read, no write.
+pub async fn next_due(db: &DatabaseConnection) -> Result<(Option<i64>, i64), DbErr> {
+    let due = next_due_at(db).await?;
+    Ok((due, crate::queue::clock::now(db).await?))
+}
+
 /// When the earliest pending delivery is due (or its lease ends), if any is pending.
 pub async fn next_due_at(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
     let backend = db.get_database_backend();
@@ -228,7 +235,7 @@ pub async fn next_due_at(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> 
     }
 }
 
-fn random_token() -> i64 {
+pub(super) fn random_token() -> i64 {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).expect("the operating system RNG is unavailable");
     i64::from_le_bytes(b)

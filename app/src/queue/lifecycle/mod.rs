@@ -2,8 +2,11 @@
 //!
 //! ```text
 //!   publish (queue::publish)        publish with deliver_at (a scheduled delivery: shown as
-//!            │                      `scheduled` until its first try is due)
-//!            ▼                                  │
+//!            │  └─ handed off ──┐   `scheduled` until its first try is due)
+//!            ▼    (due now, the │               │
+//!                 dispatcher of │               │
+//!                 this process  └─► in flight   │
+//!                 free: no claim)               │
 //!   ┌────────────►  waiting  ◄──────────────────┘
 //!   │        (pending, no lease;  ──────── claim ───────►  in flight
 //!   │         due at next_attempt_at)              (pending, leased: `lease_token` set,
@@ -30,7 +33,9 @@
 //! ```
 //!
 //! * [`claim_due`] leases due waiting deliveries to this worker ([`Claimed`], holding a
-//!   [`Lease`]); [`load_jobs`] reads what an attempt needs. A delivery of an ordered webhook
+//!   [`Lease`]); [`load_jobs`] reads what an attempt needs. A delivery published due now in a
+//!   process whose dispatcher can start it at once is written already leased and handed to
+//!   that dispatcher after the commit, job and all, instead ([`handoff`]). A delivery of an ordered webhook
 //!   that has a key is claimed only when no earlier delivery of the same webhook and key is
 //!   still pending (other than one scheduled for later): one at a time per key, in sequence.
 //! * A [`Lease`] is the only way to write an in-flight delivery: [`record_attempts`] (the
@@ -52,12 +57,13 @@
 
 mod cancel;
 mod claim;
+pub mod handoff;
 pub mod held;
 mod record;
 mod redeliver;
 
 pub use cancel::{cancel_event, cancel_scheduled_for_key, set_ordered, CANCELLED_BY};
-pub use claim::{claim_due, load_jobs, next_due_at, release, Claimed, Job, Room};
+pub use claim::{claim_due, load_jobs, next_due, next_due_at, release, Claimed, Job, Room};
 pub use held::{held_count, held_counts, settle_held, wake, HeldChoice};
 pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, Recorded, HOUR_MS};
 pub use redeliver::{replay, resend, ReplayFilter, Replayed, Resend, REPLAY_CAP};

@@ -14,6 +14,7 @@ use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use super::lifecycle::handoff::Handoff;
 use super::{Wakeup, WriteGate};
 use crate::domain::{AccountId, DeliveryId, EventId, EventKey, EventType, WebhookId};
 
@@ -117,14 +118,19 @@ pub enum PublishError {
 /// process. A storage fault is noted in `health`.
 #[tracing::instrument(name = "publish", skip_all, fields(n = reqs.len()))]
 pub async fn publish_batch(
-    db: &DatabaseConnection,
-    gate: &WriteGate,
-    wakeup: &Wakeup,
-    health: &crate::storage::StorageHealth,
+    to: &Destination,
     reqs: Vec<PublishRequest>,
 ) -> Vec<Result<Published, PublishError>> {
+    let Destination {
+        db,
+        gate,
+        wakeup,
+        health,
+        handoff,
+    } = to;
+    let handoff = handoff.as_ref();
     let mut answers: Vec<Answer> = (0..reqs.len()).map(|_| None).collect();
-    let mut result = write_batch(db, gate, &reqs, &mut answers).await;
+    let mut result = write_batch(db, gate, handoff, &reqs, &mut answers).await;
     // A webhook deleted (or changed) by its owner while the batch was being written: the
     // batch is written again with the targets as they are now, so that one account's delete
     // never fails another account's events.
@@ -133,22 +139,28 @@ pub async fn publish_batch(
             Err(e) if is_write_race(e) => {
                 tracing::debug!(error = %e, "publish raced a change of its targets; writing again");
                 answers.iter_mut().for_each(|a| *a = None);
-                result = write_batch(db, gate, &reqs, &mut answers).await;
+                result = write_batch(db, gate, handoff, &reqs, &mut answers).await;
             }
             _ => break,
         }
     }
+    // Whether any delivery was written waiting (for a dispatcher to claim).
+    let mut waiting = false;
     match result {
-        Ok(()) => {}
+        Ok(w) => waiting = w > 0,
         // Another process won an idempotency race: redo one by one, each alone.
         Err(e) if reqs.len() > 1 && is_unique_violation(&e) => {
             for (i, req) in reqs.iter().enumerate() {
                 let mut one = vec![None];
-                let r = match write_batch(db, gate, std::slice::from_ref(req), &mut one).await {
-                    Ok(()) => one
-                        .pop()
-                        .flatten()
-                        .unwrap_or(Err(PublishError::Unavailable)),
+                let r = match write_batch(db, gate, handoff, std::slice::from_ref(req), &mut one)
+                    .await
+                {
+                    Ok(w) => {
+                        waiting |= w > 0;
+                        one.pop()
+                            .flatten()
+                            .unwrap_or(Err(PublishError::Unavailable))
+                    }
                     Err(e) => Err(e.into()),
                 };
                 answers[i] = Some(r);
@@ -178,10 +190,8 @@ pub async fn publish_batch(
             }
         }
     }
-    if answers
-        .iter()
-        .any(|a| matches!(a, Some(Ok(p)) if !p.delivery_ids.is_empty()))
-    {
+    // Deliveries handed off are started already: the dispatcher is woken only to claim.
+    if waiting {
         wakeup.notify();
     }
     answers
@@ -209,20 +219,23 @@ fn is_write_race(e: &DbErr) -> bool {
     }
 }
 
-/// Fills `answers` for every request; returns a database error only when nothing was written.
+/// Fills `answers` for every request; returns how many deliveries were written waiting (to be
+/// claimed), or a database error only when nothing was written.
 ///
 /// validate (no database) → inside one transaction, behind the write gate: settle idempotency
-/// keys (one query), resolve targets (one query), build the rows, insert them → commit.
+/// keys (one query), resolve targets (one query), build the rows, lease what this process's
+/// dispatcher can start at once (`handoff`), insert them → commit → start the handed-off jobs.
 async fn write_batch(
     db: &DatabaseConnection,
     gate: &WriteGate,
+    handoff: Option<&Handoff>,
     reqs: &[PublishRequest],
     answers: &mut [Answer],
-) -> Result<(), DbErr> {
+) -> Result<usize, DbErr> {
     let mut plan = validate::plan(reqs, answers);
     if plan.to_write.is_empty() {
         idempotency::fill_repeats(answers, &plan.repeats);
-        return Ok(());
+        return Ok(0);
     }
     // The database's clock on PostgreSQL (the idempotency window and due times are compared
     // across processes).
@@ -244,47 +257,62 @@ async fn write_batch(
         }
     }
     sequence::assign(&txn, &mut rows).await?;
+    let handed = handoff.map(|h| (h, rows.hand_off(h)));
     rows.insert(&txn).await?;
     cancels::apply(&txn, reqs, &rows, now).await?;
     txn.commit().await?;
+    // Committed: the leased rows' jobs go to the workers (a failure above dropped their slots).
+    if let Some((h, handed)) = handed {
+        h.start(rows.jobs(handed));
+    }
+    let waiting = rows.waiting;
     for (i, p) in rows.written {
         answers[i] = Some(Ok(p));
     }
     idempotency::fill_repeats(answers, &plan.repeats);
-    Ok(())
+    Ok(waiting)
 }
 
-type Job = (
+type Queued = (
     PublishRequest,
     oneshot::Sender<Result<Published, PublishError>>,
 );
+
+/// Where a publish is written: the database (behind this process's write gate), whom to tell,
+/// and this process's dispatcher when it has one (deliveries it can start at once are handed
+/// to it, see [`crate::queue::lifecycle::handoff`]).
+#[derive(Clone, Debug)]
+pub struct Destination {
+    pub db: DatabaseConnection,
+    pub gate: WriteGate,
+    pub wakeup: Wakeup,
+    pub health: crate::storage::StorageHealth,
+    pub handoff: Option<Handoff>,
+}
 
 /// Publishes through one writer task that commits whatever has queued up meanwhile in a single
 /// transaction. Each caller still gets its answer only after its event is committed.
 #[derive(Clone, Debug)]
 pub struct Publisher {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Queued>,
+    to: Destination,
 }
 
 impl Publisher {
-    pub fn start(
-        db: DatabaseConnection,
-        gate: WriteGate,
-        wakeup: Wakeup,
-        health: crate::storage::StorageHealth,
-    ) -> Publisher {
-        let (tx, mut rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
+    pub fn start(to: Destination) -> Publisher {
+        let (tx, mut rx) = mpsc::channel::<Queued>(4 * MAX_BATCH);
+        let writer = to.clone();
         tokio::spawn(async move {
-            let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+            let mut batch: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (reqs, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-                let answers = publish_batch(&db, &gate, &wakeup, &health, reqs).await;
+                let answers = publish_batch(&writer, reqs).await;
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(answer);
                 }
             }
         });
-        Publisher { tx }
+        Publisher { tx, to }
     }
 
     /// Publishes through the writer task; waits at most [`PUBLISH_WAIT`] for the answer (then
@@ -301,5 +329,13 @@ impl Publisher {
         })
         .await;
         waited.unwrap_or(Err(PublishError::StorageUnavailable))
+    }
+
+    /// Publishes `reqs` in one transaction of their own, now (the operator's batch).
+    pub async fn publish_together(
+        &self,
+        reqs: Vec<PublishRequest>,
+    ) -> Vec<Result<Published, PublishError>> {
+        publish_batch(&self.to, reqs).await
     }
 }

@@ -2,16 +2,18 @@
 //! now, or at the event's `deliver_at`), or held for a paused webhook — inserted in statements
 //! of a few bounded shapes.
 
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ActiveValue, ConnectionTrait, DbErr, EntityTrait, Set};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 use super::targets::Target;
 use super::{PublishRequest, Published};
 use crate::domain::{DeliveryId, EventId, EventKey, WebhookId};
-use crate::entities::{delivery, event};
+use crate::entities::{delivery, event, webhook};
+use crate::queue::lifecycle::handoff::{self, Handed, Handoff, Reservation};
 use crate::queue::sql::pow2_chunks;
-use crate::queue::DeliveryStatus;
+use crate::queue::{DeliveryStatus, Job};
 
 /// The JSON every receiver gets: `{"event","timestamp","data"}`.
 #[derive(Serialize)]
@@ -34,6 +36,24 @@ pub(super) struct Rows {
     pub(super) keyed_events: Vec<(usize, EventId, EventKey)>,
     /// (index into the batch, its answer once committed)
     pub written: Vec<(usize, Published)>,
+    /// Per delivery: its webhook, its event (index into `events`), and whether it may be
+    /// handed off (due now, not held, not an ordered webhook's keyed delivery).
+    meta: Vec<RowMeta>,
+    /// How many deliveries a dispatcher has to claim (waiting: pending and not handed off).
+    pub(super) waiting: usize,
+}
+
+struct RowMeta {
+    webhook: Arc<webhook::Model>,
+    event: usize,
+    handable: bool,
+}
+
+/// The deliveries of a batch leased to this process's dispatcher (indices into the rows),
+/// with their slots, and the lease's token.
+pub(super) struct HandedOff {
+    token: i64,
+    rows: Vec<(usize, Reservation)>,
 }
 
 impl Rows {
@@ -49,6 +69,8 @@ impl Rows {
             keyed: Vec::new(),
             keyed_events: Vec::new(),
             written: Vec::new(),
+            meta: Vec::new(),
+            waiting: 0,
         }
     }
 
@@ -92,6 +114,12 @@ impl Rows {
                 self.keyed
                     .push((self.deliveries.len(), target.id, k.as_str().to_string()));
             }
+            self.meta.push(RowMeta {
+                webhook: target.webhook.clone(),
+                event: self.events.len() - 1,
+                handable: !target.held && scheduled.is_none() && !(target.ordered && key.is_some()),
+            });
+            self.waiting += usize::from(!target.held);
             self.deliveries.push(delivery::ActiveModel {
                 id: Set(id),
                 event_id: Set(event_id),
@@ -136,6 +164,59 @@ impl Rows {
         ));
     }
 
+    /// Leases to this process's dispatcher the deliveries it can start at once (see
+    /// [`handoff`]): their rows are written in flight, and [`Rows::jobs`] gives their jobs once
+    /// committed.
+    pub fn hand_off(&mut self, to: &Handoff) -> HandedOff {
+        let token = handoff::new_token();
+        let mut rows = Vec::new();
+        for (i, meta) in self.meta.iter().enumerate() {
+            if !meta.handable {
+                continue;
+            }
+            let Some(slot) = to.reserve(meta.webhook.id) else {
+                continue;
+            };
+            let row = &mut self.deliveries[i];
+            row.lease_token = Set(Some(token));
+            row.next_attempt_at = Set(Some(to.lease_until(self.now, &meta.webhook)));
+            rows.push((i, slot));
+        }
+        self.waiting -= rows.len();
+        HandedOff { token, rows }
+    }
+
+    /// The jobs of the deliveries handed off, once their rows are committed.
+    pub fn jobs(&self, handed: HandedOff) -> Vec<(Job, Reservation)> {
+        fn value<V: Into<sea_orm::Value>>(v: &ActiveValue<V>) -> &V {
+            match v {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v,
+                ActiveValue::NotSet => unreachable!("every column of a new row is set"),
+            }
+        }
+        handed
+            .rows
+            .into_iter()
+            .map(|(i, slot)| {
+                let row = &self.deliveries[i];
+                let meta = &self.meta[i];
+                let event = &self.events[meta.event];
+                let job = Handed {
+                    delivery_id: *value(&row.id),
+                    token: handed.token,
+                    event_type: value(&event.event_type).as_str(),
+                    body: value(&event.body).as_str(),
+                    event_created_at: self.now,
+                    key: value(&row.key).as_deref(),
+                    sequence: *value(&row.sequence),
+                    webhook: &meta.webhook,
+                }
+                .job();
+                (job, slot)
+            })
+            .collect()
+    }
+
     /// Inserts the rows (and tells other instances there is work, when there is).
     pub async fn insert(&self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
         // Bounded statements of a few shapes (SQLite takes at most 32 766 bound values, and
@@ -150,7 +231,7 @@ impl Rows {
                 .exec_without_returning(txn)
                 .await?;
         }
-        if !self.deliveries.is_empty() {
+        if self.waiting > 0 {
             crate::queue::notify::announce(txn).await?;
         }
         Ok(())

@@ -5,18 +5,21 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{PublishRequest, Targets};
 use crate::domain::{AccountId, EventSet, WebhookId};
 use crate::entities::webhook;
 
 /// A webhook an event goes to, and whether it delivers in order per key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Target {
     pub id: WebhookId,
     pub ordered: bool,
     /// The webhook is paused: the delivery is held until it is re-enabled (issue 15).
     pub held: bool,
+    /// The webhook as read (a delivery handed off in process is sent with it).
+    pub webhook: Arc<webhook::Model>,
 }
 
 /// Per request to write (in `to_write`'s order): the webhooks it goes to, or `None` when it
@@ -42,7 +45,7 @@ pub(super) async fn resolve(
     accounts.dedup();
     let mut subscribed: HashMap<AccountId, Vec<(Target, EventSet, Option<String>)>> =
         HashMap::new();
-    let mut by_id: HashMap<WebhookId, (AccountId, bool)> = HashMap::new();
+    let mut by_id: HashMap<WebhookId, Arc<webhook::Model>> = HashMap::new();
     if !accounts.is_empty() || !named.is_empty() {
         let cond = Condition::any()
             .add(webhook::Column::AccountId.is_in(accounts.iter().copied()))
@@ -54,8 +57,9 @@ pub(super) async fn resolve(
             find = find.lock_shared();
         }
         for w in find.all(txn).await? {
+            let w = Arc::new(w);
             if named.contains(&w.id) {
-                by_id.insert(w.id, (w.account_id, w.ordered));
+                by_id.insert(w.id, w.clone());
             }
             if accounts.binary_search(&w.account_id).is_ok() {
                 subscribed.entry(w.account_id).or_default().push((
@@ -63,6 +67,7 @@ pub(super) async fn resolve(
                         id: w.id,
                         ordered: w.ordered,
                         held: !w.active,
+                        webhook: w.clone(),
                     },
                     EventSet::from_stored(&w.events),
                     w.filter.clone(),
@@ -91,16 +96,17 @@ pub(super) async fn resolve(
                                             )
                                         })
                                 })
-                                .map(|(t, _, _)| *t)
+                                .map(|(t, _, _)| t.clone())
                                 .collect()
                         })
                         .unwrap_or_default(),
                 ),
                 Targets::Only(id) => match by_id.get(&id) {
-                    Some(&(account, ordered)) if account == req.account_id => Some(vec![Target {
+                    Some(w) if w.account_id == req.account_id => Some(vec![Target {
                         id,
-                        ordered,
+                        ordered: w.ordered,
                         held: false,
+                        webhook: w.clone(),
                     }]),
                     _ => None,
                 },

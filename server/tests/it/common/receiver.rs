@@ -22,6 +22,29 @@ pub struct Receiver {
     pub base: String,
     pub received: Arc<Mutex<Vec<Received>>>,
     counters: Arc<Mutex<HashMap<String, u32>>>,
+    /// Per path: requests being answered now, and the most there have been at once.
+    active: Arc<Mutex<HashMap<String, (u32, u32)>>>,
+}
+
+/// A request being answered, counted in [`Receiver::active`] until it is dropped.
+struct Active(Receiver, String);
+
+impl Active {
+    fn enter(r: &Receiver, path: &str) -> Active {
+        let mut a = r.active.lock().unwrap();
+        let (now, most) = a.entry(path.to_string()).or_default();
+        *now += 1;
+        *most = (*most).max(*now);
+        Active(r.clone(), path.to_string())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if let Some((now, _)) = self.0.active.lock().unwrap().get_mut(&self.1) {
+            *now -= 1;
+        }
+    }
 }
 
 impl Receiver {
@@ -48,6 +71,15 @@ impl Receiver {
 
     pub fn count(&self, path: &str) -> usize {
         self.all().iter().filter(|r| r.path == path).count()
+    }
+
+    /// The most requests to `path` that were being answered at once.
+    pub fn most_at_once(&self, path: &str) -> u32 {
+        self.active
+            .lock()
+            .unwrap()
+            .get(path)
+            .map_or(0, |(_, most)| *most)
     }
 }
 
@@ -79,6 +111,7 @@ async fn handle(
             .collect(),
         body: body.to_vec(),
     });
+    let _active = Active::enter(&r, &path);
     let seen = {
         let mut c = r.counters.lock().unwrap();
         let n = c.entry(path.clone()).or_default();

@@ -78,9 +78,7 @@ pub async fn publish_batch(
             Err(e) => results[index] = Some(failed(index, &e)),
         }
     }
-    let answers =
-        app::queue::publish_batch(&state.db, &state.gate, &state.wakeup, &state.storage, reqs)
-            .await;
+    let answers = state.publisher.publish_together(reqs).await;
     for (index, answer) in positions.into_iter().zip(answers) {
         results[index] = Some(match answer {
             Ok(p) => {
