@@ -168,7 +168,13 @@ async fn sqlite_pool(
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(STORAGE_WAIT)
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // No commit checkpoints the WAL (SQLite's default makes the commit that passes 1000
+        // pages copy them and fsync twice, holding the write lock for milliseconds): the
+        // serving process does it in the background ([`checkpoint`]). After a checkpoint the
+        // WAL file is cut back to 64 MiB at most.
+        .pragma("wal_autocheckpoint", "0")
+        .pragma("journal_size_limit", "67108864");
     let pool = opts
         .sqlx_pool_options::<sqlx::Sqlite>()
         .before_acquire(move |conn, _| {
@@ -187,6 +193,20 @@ async fn sqlite_pool(
         .await
         .map_err(conn_err)?;
     Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// How often the serving process checkpoints an SQLite WAL.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// SQLite: copies what the WAL holds into the database file (`PASSIVE`: it waits for nobody,
+/// and no writer waits for it), outside any commit. A no-op on PostgreSQL.
+pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Hands out a pooled SQLite connection only when it is outside any transaction; the pool

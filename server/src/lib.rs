@@ -15,7 +15,7 @@ use app::domain::TargetPolicy;
 use app::queue::Wakeup;
 use app::state::AppState;
 use leptos::prelude::LeptosOptions;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -355,6 +355,19 @@ fn spawn_background_tasks(shared: &Shared, args: &ServeArgs) {
             }
         },
     );
+    // SQLite: the WAL is copied into the database here, not by the commit that fills it.
+    if shared.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        let db = shared.db.clone();
+        spawn_periodic(
+            "WAL checkpoint",
+            db::CHECKPOINT_EVERY,
+            shared.stopping(),
+            move || {
+                let db = db.clone();
+                async move { db::checkpoint(&db).await }
+            },
+        );
+    }
     let store = app::session_store::DbSessionStore::new(shared.db.clone());
     spawn_periodic("expired sessions", HOURLY, shared.stopping(), move || {
         let store = store.clone();

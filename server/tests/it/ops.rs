@@ -302,3 +302,50 @@ async fn a_fresh_server_lists_every_labelled_counter_at_zero() {
         assert!(text.lines().any(|l| l == line), "{line} in {text}");
     }
 }
+
+/// SQLite: no commit pays for a WAL checkpoint (its fsyncs held the write lock for 4–9 ms,
+/// about four times a second at 200 events/s — the tail of `make bench` (h)); a background
+/// task copies the WAL into the database instead. Written here: fewer pages than SQLite's own
+/// automatic checkpoint would wait for, so only the background task can have copied them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_in_the_background_not_in_commits() {
+    use sea_orm::ConnectionTrait;
+    let Some(app) = crate::common::spawn_app(crate::common::Backend::Sqlite).await else {
+        return;
+    };
+    let auto = app
+        .db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA wal_autocheckpoint",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(auto, 0, "commits run no checkpoint");
+    let file = std::path::PathBuf::from(app.url.trim_start_matches("sqlite://"));
+    let size = || std::fs::metadata(&file).unwrap().len();
+    // About 50 pages (of 4 KiB) of new rows, all in the WAL when committed.
+    app.db
+        .execute_unprepared(
+            "CREATE TABLE ballast (id INTEGER PRIMARY KEY, pad TEXT); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) \
+             INSERT INTO ballast (pad) SELECT hex(randomblob(500)) FROM n",
+        )
+        .await
+        .unwrap();
+    let before = size();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() < before + 50 * 4096 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the WAL was not copied into the database file ({} → {} bytes)",
+            before,
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+}
