@@ -19,10 +19,10 @@ mod wakeup;
 pub use gate::WriteGate;
 pub use lifecycle::handoff::{Dispatch, Handoff, Reservation};
 pub use lifecycle::{
-    cancel_event, cancel_scheduled_for_key, claim_due, held_count, held_counts, load_jobs,
-    next_due, next_due_at, record_attempts, release, replay, resend, set_ordered, settle_held,
-    shown_status_sql, wake, AttemptOutcome, AutoDisable, Claimed, HeldChoice, Job, Lease, Next,
-    Recorded, ReplayFilter, Replayed, Resend, Room, CANCELLED_BY, HOUR_MS, REPLAY_CAP,
+    cancel_event, cancel_scheduled_for_key, claim_due, claim_due_within, held_count, held_counts,
+    load_jobs, next_due, next_due_at, record_attempts, release, replay, resend, set_ordered,
+    settle_held, shown_status_sql, wake, AttemptOutcome, AutoDisable, Claimed, HeldChoice, Job,
+    Lease, Next, Recorded, ReplayFilter, Replayed, Resend, Room, CANCELLED_BY, HOUR_MS, REPLAY_CAP,
 };
 pub use publish::{
     publish_batch, Destination, PublishError, PublishRequest, Published, Publisher, Targets,

@@ -94,10 +94,15 @@ pub struct Dispatcher {
     handed: Arc<Handed>,
 }
 
-/// The requests in flight (or reserved) per webhook. A claim reads them for its room; a job it
-/// claimed starts only if its webhook is still under the cap when it is launched (a hand-off
-/// may have taken the room meanwhile), else it is given back to the queue.
-type InFlight = HashMap<WebhookId, usize>;
+/// The requests in flight (or reserved) per webhook, and whether a claim is under way: from
+/// the moment it reads them for its room (inside the write gate on SQLite) until its jobs are
+/// launched, no hand-off is reserved, so the claim's room and the reservations never add up
+/// past a webhook's cap.
+#[derive(Debug, Default)]
+struct InFlight {
+    per_webhook: HashMap<WebhookId, usize>,
+    claiming: bool,
+}
 
 /// The hand-off's side of the loop: whether the publisher may hand jobs over now, and the
 /// channel they come through.
@@ -125,10 +130,28 @@ struct WebhookSlot {
 }
 
 impl WebhookSlot {
-    /// A place if the webhook is under its cap.
+    /// A place for a claimed job (its room was counted by the claim).
+    fn take(d: &Dispatcher, id: WebhookId) -> WebhookSlot {
+        *d.in_flight
+            .lock()
+            .expect("in-flight map poisoned")
+            .per_webhook
+            .entry(id)
+            .or_default() += 1;
+        WebhookSlot {
+            id,
+            in_flight: d.in_flight.clone(),
+            freed: d.slot_freed.clone(),
+        }
+    }
+
+    /// A place for a hand-off, if the webhook is under its cap and no claim is under way.
     fn try_take(d: &Dispatcher, id: WebhookId) -> Option<WebhookSlot> {
         let mut map = d.in_flight.lock().expect("in-flight map poisoned");
-        let n = map.entry(id).or_default();
+        if map.claiming {
+            return None;
+        }
+        let n = map.per_webhook.entry(id).or_default();
         if *n >= d.cfg.per_webhook {
             return None;
         }
@@ -145,10 +168,10 @@ impl Drop for WebhookSlot {
     fn drop(&mut self) {
         {
             let mut map = self.in_flight.lock().expect("in-flight map poisoned");
-            if let Some(n) = map.get_mut(&self.id) {
+            if let Some(n) = map.per_webhook.get_mut(&self.id) {
                 *n -= 1;
                 if *n == 0 {
-                    map.remove(&self.id);
+                    map.per_webhook.remove(&self.id);
                 }
             }
         }
@@ -161,10 +184,10 @@ impl Drop for WebhookSlot {
 struct Port(Dispatcher);
 
 impl Reserved {
-    /// A worker slot and a place for a job of `webhook`, if both are free now.
+    /// A place for a job of `webhook` and a worker slot, if both are free now.
     fn try_take(d: &Dispatcher, webhook: WebhookId) -> Option<Reserved> {
-        let permit = d.permits.clone().try_acquire_owned().ok()?;
         let slot = WebhookSlot::try_take(d, webhook)?;
+        let permit = d.permits.clone().try_acquire_owned().ok()?;
         Some(Reserved { permit, slot })
     }
 }
@@ -257,6 +280,7 @@ impl Dispatcher {
     /// and returns how many it handled. Tests drive the dispatcher with this, step by step.
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let jobs = self.claim(self.cfg.batch_size).await?;
+        self.claimed();
         let n = jobs.len();
         let outcomes = futures::future::join_all(jobs.iter().map(|job| self.attempt(job))).await;
         Recording::new(&outcomes)
@@ -276,25 +300,49 @@ impl Dispatcher {
         }
     }
 
-    /// Claims up to `limit` due deliveries, within each webhook's room as it is now.
+    /// Claims up to `limit` due deliveries, within each webhook's room. From the moment the
+    /// room is read until the claimed jobs are launched ([`Dispatcher::claimed`]), no hand-off
+    /// is reserved.
     async fn claim(&self, limit: u32) -> Result<Vec<Job>, DbErr> {
-        let room = {
-            let map = self.in_flight.lock().expect("in-flight map poisoned");
+        let room = || {
+            let mut map = self.in_flight.lock().expect("in-flight map poisoned");
+            map.claiming = true;
             queue::Room {
                 per_webhook: self.cfg.per_webhook as u32,
                 busy: map
+                    .per_webhook
                     .iter()
                     .map(|(&id, &n)| (id, self.cfg.per_webhook.saturating_sub(n) as u32))
                     .collect(),
             }
         };
-        let claimed = queue::claim_due(
+        let jobs = self.claim_within(limit, room).await;
+        if jobs.as_ref().is_ok_and(Vec::is_empty) || jobs.is_err() {
+            self.claimed();
+        }
+        jobs
+    }
+
+    /// The claimed jobs have their places in the counts: hand-offs may be reserved again.
+    fn claimed(&self) {
+        self.in_flight
+            .lock()
+            .expect("in-flight map poisoned")
+            .claiming = false;
+    }
+
+    async fn claim_within(
+        &self,
+        limit: u32,
+        room: impl FnOnce() -> queue::Room,
+    ) -> Result<Vec<Job>, DbErr> {
+        let claimed = queue::claim_due_within(
             &self.db,
             &self.gate,
             now_ms(),
             limit,
             self.cfg.lease_grace.as_millis() as i64,
-            &room,
+            room,
         )
         .await
         .inspect_err(|e| self.health.observe_err(e))?;
@@ -371,6 +419,8 @@ impl Dispatcher {
         crate::metrics::metrics()
             .workers
             .set(self.cfg.workers as i64);
+        // The last pass claimed something (more is likely due).
+        let mut busy = true;
         loop {
             while tasks.try_join_next().is_some() {}
             while let Ok((job, r)) = handed.try_recv() {
@@ -393,7 +443,7 @@ impl Dispatcher {
                 .permits
                 .available_permits()
                 .min(self.cfg.batch_size as usize) as u32;
-            let (jobs, wait) = match self.pass(free).await {
+            let (jobs, wait) = match self.pass(free, busy).await {
                 Ok(pass) => pass,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
@@ -405,6 +455,7 @@ impl Dispatcher {
                     continue;
                 }
             };
+            busy = !jobs.is_empty();
             self.health.claim_pass();
             crate::metrics::metrics()
                 .last_claim_pass
@@ -431,20 +482,14 @@ impl Dispatcher {
                 }
                 continue;
             }
-            // A hand-off may have taken a worker slot or a webhook's room since the claim read
-            // them: what no longer fits goes back to the queue, due now.
-            let mut no_room = Vec::new();
             for job in jobs {
-                match Reserved::try_take(&self, job.webhook_id) {
-                    Some(r) => self.launch(job, r.permit, r.slot, &mut tasks, &record_tx),
-                    None => no_room.push(job.lease()),
-                }
+                let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let slot = WebhookSlot::take(&self, job.webhook_id);
+                self.launch(job, permit, slot, &mut tasks, &record_tx);
             }
-            if !no_room.is_empty() {
-                if let Err(e) = queue::release(&self.db, &no_room).await {
-                    tracing::error!(error = %e, "could not give claimed deliveries back; their leases will expire");
-                }
-            }
+            self.claimed();
         }
         // No more hand-offs; what was handed over but not started is given back below.
         self.handed.open.store(false, Ordering::Release);
@@ -493,32 +538,46 @@ impl Dispatcher {
         }
     }
 
-    /// One pass of the loop: a read of when the next delivery is due, and a claim of up to
-    /// `free` when one is due now. Returns the claimed jobs, and how long to wait when there
-    /// are none (until the next is due, at most `poll_interval`).
-    async fn pass(&self, free: u32) -> Result<(Vec<Job>, Duration), DbErr> {
+    /// One pass of the loop: a claim of up to `free` due deliveries. After a pass that claimed
+    /// some (`busy`), more are likely due and the claim comes at once; otherwise a read first
+    /// finds whether anything is due, since a claim is a write and an idle queue — or one whose
+    /// new work was handed off — needs none. Returns the claimed jobs, and how long to wait
+    /// when there are none (until the next is due, at most `poll_interval`).
+    async fn pass(&self, free: u32, busy: bool) -> Result<(Vec<Job>, Duration), DbErr> {
         let poll = self.cfg.poll_interval;
         if free == 0 {
             // The pool is full: a slot freeing wakes the loop.
             return Ok((Vec::new(), poll));
         }
-        let (due, now) = queue::next_due(&self.db)
-            .await
-            .inspect_err(|e| self.health.observe_err(e))?;
-        match due {
-            None => return Ok((Vec::new(), poll)),
-            Some(at) if at > now => {
-                return Ok((
-                    Vec::new(),
-                    Duration::from_millis((at - now) as u64).min(poll),
-                ))
+        if !busy {
+            if let Some(wait) = self.not_due_for().await? {
+                return Ok((Vec::new(), wait));
             }
-            Some(_) => {}
         }
         let jobs = self.claim(free).await?;
+        if jobs.is_empty() && busy {
+            if let Some(wait) = self.not_due_for().await? {
+                return Ok((Vec::new(), wait));
+            }
+        }
         // Due now but nothing claimable (its webhook at its cap, or an ordered delivery
         // waiting for the one before it): a slot freeing or a recorded outcome wakes the loop.
         Ok((jobs, poll))
+    }
+
+    /// How long until the next pending delivery is due (at most `poll_interval`; that long
+    /// when none is pending), or `None` when one is due now.
+    async fn not_due_for(&self) -> Result<Option<Duration>, DbErr> {
+        let (due, now) = queue::next_due(&self.db)
+            .await
+            .inspect_err(|e| self.health.observe_err(e))?;
+        Ok(match due {
+            None => Some(self.cfg.poll_interval),
+            Some(at) if at > now => {
+                Some(Duration::from_millis((at - now) as u64).min(self.cfg.poll_interval))
+            }
+            Some(_) => None,
+        })
     }
 
     fn launch_handed(

@@ -343,9 +343,9 @@ mod in_a_running_process {
         ids.dedup();
         assert_eq!(ids.len(), n, "a delivery arrived twice");
         assert_eq!(n, 13);
-        // The first two of the burst (the webhook had room), and the other webhook's event,
-        // went without a claim; the rest of the burst was claimed.
-        assert!(handed() >= 3, "{} handed off", handed());
+        // The first two of the burst went without a claim (the webhook had room, nothing was
+        // due); the rest of the burst waited for room and was claimed.
+        assert!(handed() >= 2, "{} handed off", handed());
         assert!(handed() < 13, "{} handed off past the cap", handed());
         app.stop().await;
     }

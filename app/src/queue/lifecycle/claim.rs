@@ -80,7 +80,6 @@ pub struct Room {
 /// On PostgreSQL the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several
 /// processes share the queue without waiting on each other or claiming a row twice. SQLite has
 /// a single writer, which serializes claims by itself.
-#[tracing::instrument(name = "claim", skip_all, fields(limit))]
 pub async fn claim_due(
     db: &DatabaseConnection,
     gate: &crate::queue::WriteGate,
@@ -89,7 +88,27 @@ pub async fn claim_due(
     lease_grace_ms: i64,
     room: &Room,
 ) -> Result<Vec<Claimed>, DbErr> {
-    if limit == 0 || room.per_webhook == 0 {
+    claim_due_within(db, gate, now_ms, limit, lease_grace_ms, || room.clone()).await
+}
+
+/// As [`claim_due`], with the room read by `room` once this process's turn to write has come
+/// (SQLite: inside the write gate, so no publish of this process changes it until the claim is
+/// written).
+#[tracing::instrument(name = "claim", skip_all, fields(limit))]
+pub async fn claim_due_within(
+    db: &DatabaseConnection,
+    gate: &crate::queue::WriteGate,
+    now_ms: i64,
+    limit: u32,
+    lease_grace_ms: i64,
+    room: impl FnOnce() -> Room,
+) -> Result<Vec<Claimed>, DbErr> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let _turn = gate.enter().await;
+    let room = room();
+    if room.per_webhook == 0 {
         return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
@@ -166,7 +185,6 @@ pub async fn claim_due(
         i64::from(limit).into(),
         (i64::from(limit) * 4).into(),
     ]);
-    let _turn = gate.enter().await;
     let rows = db.query_all(stmt(backend, &sql, values)).await?;
     rows.into_iter()
         .map(|r| {

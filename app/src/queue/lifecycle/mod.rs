@@ -63,7 +63,9 @@ mod record;
 mod redeliver;
 
 pub use cancel::{cancel_event, cancel_scheduled_for_key, set_ordered, CANCELLED_BY};
-pub use claim::{claim_due, load_jobs, next_due, next_due_at, release, Claimed, Job, Room};
+pub use claim::{
+    claim_due, claim_due_within, load_jobs, next_due, next_due_at, release, Claimed, Job, Room,
+};
 pub use held::{held_count, held_counts, settle_held, wake, HeldChoice};
 pub use record::{record_attempts, AttemptOutcome, AutoDisable, Next, Recorded, HOUR_MS};
 pub use redeliver::{replay, resend, ReplayFilter, Replayed, Resend, REPLAY_CAP};
