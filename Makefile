@@ -91,7 +91,8 @@ generated-client: openapi-python-client
 ## make bench: the dispatcher's throughput, latency and isolation (release build; prints a row
 ## per scenario and a JSON line). DATABASE_URL=postgres://… for PostgreSQL, SKW_BENCH_ONLY=a,b to
 ## pick scenarios, SKW_BENCH_SCALE=0.1 for a quick look, SKW_BENCH_INSTANCES=2 for two servers
-## sharing the database in (b), (c) and (f).
+## sharing the database in (b), (c) and (f), SKW_BENCH_SERVER_BIN=path to measure another build
+## of the server with the same harness.
 bench: tools
 	cargo bench --locked -p server --bench dispatch
 

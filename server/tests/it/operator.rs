@@ -705,6 +705,7 @@ mod embeddable {
         args.return_origins = server::config::Origins(vec!["https://app.example.com".into()]);
         args.product_name = "Acme Scheduling".into();
         args.accent_color = Some("#0a7d43".into());
+        args.logo_url = Some("https://cdn.acme.example/logo.svg".into());
         args.link_session_ttl = server::config::Span(Duration::from_secs(30 * 60));
         let Some(app) = crate::common::spawn_app_with(Backend::Sqlite, args).await else {
             return;
@@ -760,7 +761,7 @@ mod embeddable {
         assert_eq!(res.status(), 200);
         let h = res.headers();
         assert!(h.get("x-frame-options").is_none(), "{h:?}");
-        let csp = h["content-security-policy"].to_str().unwrap();
+        let csp = h["content-security-policy"].to_str().unwrap().to_string();
         assert!(
             csp.contains("frame-ancestors https://app.example.com"),
             "{csp}"
@@ -770,5 +771,14 @@ mod embeddable {
         assert!(html.contains("Back to Acme Scheduling"));
         assert!(html.contains("https://app.example.com/settings"));
         assert!(html.contains("--brand:#0a7d43"));
+        // The logo, allowed by the page's policy for its origin only.
+        assert!(
+            html.contains("url(https://cdn.acme.example/logo.svg)"),
+            "no logo"
+        );
+        assert!(
+            csp.contains("img-src 'self' data: https://cdn.acme.example;"),
+            "{csp}"
+        );
     }
 }
