@@ -14,9 +14,15 @@ const NEW_KEY_SESSION_KEY: &str = "new_api_key";
 
 /// `skw_` and 48 hex digits (24 bytes from the OS RNG).
 pub fn generate_key() -> String {
-    let mut bytes = [0u8; 24];
+    format!("{KEY_PREFIX}{}", random_hex::<24>())
+}
+
+/// `N` random bytes in hex: the secret part of every credential this service hands out (API
+/// keys and operator keys: 24 bytes; one-time log-in links: 32), stored only as [`hash_key`].
+pub fn random_hex<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).expect("the operating system RNG is unavailable");
-    format!("{KEY_PREFIX}{}", hex::encode(bytes))
+    hex::encode(bytes)
 }
 
 /// Keys carry 192 random bits, so a plain SHA-256 is enough to store them safely.

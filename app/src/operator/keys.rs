@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 
-use crate::api_keys::ssr::hash_key;
+use crate::api_keys::ssr::{hash_key, random_hex};
 use crate::entities::{now_ms, operator_key};
 
 /// Every operator key starts so (an account's API keys start `skw_`).
@@ -19,9 +19,7 @@ pub fn is_operator_key(presented: &str) -> bool {
 
 /// Creates a key; the only time it is seen whole.
 pub async fn create(db: &DatabaseConnection, name: &str) -> Result<String, DbErr> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).expect("the operating system RNG is unavailable");
-    let key = format!("{OPERATOR_KEY_PREFIX}{}", hex::encode(bytes));
+    let key = format!("{OPERATOR_KEY_PREFIX}{}", random_hex::<24>());
     operator_key::Entity::insert(operator_key::ActiveModel {
         id: Default::default(),
         name: Set(name.to_string()),

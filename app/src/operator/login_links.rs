@@ -8,7 +8,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 
-use crate::api_keys::ssr::hash_key;
+use crate::api_keys::ssr::{hash_key, random_hex};
 use crate::domain::AccountId;
 use crate::entities::{login_link, webhook};
 
@@ -94,9 +94,7 @@ pub async fn create(
     now: i64,
     ttl_ms: i64,
 ) -> Result<(String, i64), DbErr> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system RNG is unavailable");
-    let token = hex::encode(bytes);
+    let token = random_hex::<32>();
     let expires_at = now + ttl_ms;
     login_link::Entity::delete_many()
         .filter(login_link::Column::ExpiresAt.lt(now - KEEP_EXPIRED_MS))

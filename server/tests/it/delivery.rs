@@ -521,17 +521,6 @@ async fn claims_respect_each_webhooks_room(app: TestApp) {
     app.stop().await;
 }
 
-/// Moves every due time and lease `ms` into the past, as if that much time had passed.
-async fn age_queue(app: &TestApp, ms: i64) {
-    use sea_orm::ConnectionTrait;
-    app.db
-        .execute_unprepared(&format!(
-            "UPDATE deliveries SET next_attempt_at = next_attempt_at - {ms}"
-        ))
-        .await
-        .unwrap();
-}
-
 /// PostgreSQL: with several instances, a process whose clock runs an hour ahead must not take
 /// over a lease that is still running by the database's clock. (SQLite serves one host.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,7 +557,7 @@ async fn an_expired_lease_is_taken_over(app: TestApp) {
     // While the lease runs, nobody else gets it. (Time passes by moving the stored times back:
     // on PostgreSQL claims follow the database's clock.)
     assert_eq!(app.dispatcher.run_once().await.unwrap(), 0);
-    age_queue(&app, 30_000).await;
+    app.age_queue(30_000).await;
     let now = app::entities::now_ms();
     assert!(
         queue::claim_due(&app.db, &app.running.gate, now, 10, 30_000, &room(10))
@@ -577,7 +566,7 @@ async fn an_expired_lease_is_taken_over(app: TestApp) {
             .is_empty()
     );
     // After timeout (5 s) + grace (30 s) it is due again.
-    age_queue(&app, 5_001).await;
+    app.age_queue(5_001).await;
     let now = app::entities::now_ms();
     let taken = queue::claim_due(&app.db, &app.running.gate, now, 10, 30_000, &room(10))
         .await

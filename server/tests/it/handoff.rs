@@ -89,16 +89,6 @@ fn booking(account: AccountId, data: serde_json::Value) -> PublishRequest {
     )
 }
 
-/// Moves every due time and lease `ms` into the past, as if that much time had passed.
-async fn age_queue(app: &TestApp, ms: i64) {
-    app.db
-        .execute_unprepared(&format!(
-            "UPDATE deliveries SET next_attempt_at = next_attempt_at - {ms}"
-        ))
-        .await
-        .unwrap();
-}
-
 /// The handed job is the one a claim would load (every field but the lease's token), and its
 /// row is in flight under that lease.
 async fn a_handed_off_job_is_the_job_a_claim_loads(app: TestApp) {
@@ -136,7 +126,7 @@ async fn a_handed_off_job_is_the_job_a_claim_loads(app: TestApp) {
     assert_eq!(app.dispatcher.run_once().await.unwrap(), 0);
     assert!(rx.all().is_empty());
     // …and what a claim loads once it has run out is the same job.
-    age_queue(&app, 41_000).await;
+    app.age_queue(41_000).await;
     let claimed = queue::claim_due(
         &app.db,
         &app.running.gate,
@@ -195,7 +185,7 @@ async fn a_crash_after_the_commit_loses_nothing(app: TestApp) {
         0,
         "leased, not due"
     );
-    age_queue(&app, 41_000).await;
+    app.age_queue(41_000).await;
     assert_eq!(app.dispatcher.run_until_idle().await.unwrap(), 2);
     let mut sent: Vec<String> = rx
         .all()

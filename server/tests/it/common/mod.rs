@@ -257,6 +257,17 @@ impl TestApp {
     pub async fn stop(self) {
         self.running.stop(Duration::from_secs(5)).await;
     }
+
+    /// Moves every due time and lease `ms` into the past, as if that much time had passed.
+    pub async fn age_queue(&self, ms: i64) {
+        use sea_orm::ConnectionTrait;
+        self.db
+            .execute_unprepared(&format!(
+                "UPDATE deliveries SET next_attempt_at = next_attempt_at - {ms}"
+            ))
+            .await
+            .unwrap();
+    }
 }
 
 impl Client {
