@@ -5,6 +5,7 @@
 
 use super::signing::{seed_signature, standard_signature};
 use super::{template, BodyType, SigningSecret, WebhookFormat};
+use std::sync::Arc;
 
 pub const USER_AGENT: &str = concat!("SchedulingKit-Webhooks/", env!("CARGO_PKG_VERSION"));
 
@@ -57,8 +58,9 @@ impl<'a> BodyShape<'a> {
 pub struct Envelope<'a> {
     pub delivery_id: &'a str,
     pub event_type: &'a str,
-    /// The event as stored (the seed JSON).
-    pub stored_body: &'a str,
+    /// The event as stored (the seed JSON), shared by the deliveries of one event: a standard
+    /// webhook's request sends it as it is, without a copy.
+    pub stored_body: &'a Arc<str>,
     /// The entity key and the delivery's number among its webhook's deliveries with that key.
     pub key: Option<(&'a str, i64)>,
     /// Seconds since the epoch (`webhook-timestamp`).
@@ -69,7 +71,7 @@ pub struct Envelope<'a> {
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     pub headers: Vec<(&'static str, String)>,
-    pub body: String,
+    pub body: Arc<str>,
     /// The body is the format's rendering, not the stored event.
     pub formatted: bool,
     /// Why it must not be sent (a secret that cannot sign, a template that fails on it).
@@ -91,7 +93,10 @@ pub fn build(
             None
         });
     let formatted = rendered.is_some();
-    let body = rendered.unwrap_or_else(|| env.stored_body.to_string());
+    let body: Arc<str> = match rendered {
+        Some(r) => r.into(),
+        None => env.stored_body.clone(),
+    };
     let bytes = body.as_bytes();
     let mut headers: Vec<(&'static str, String)> = vec![
         ("content-type", shape.content_type().to_string()),

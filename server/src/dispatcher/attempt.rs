@@ -7,6 +7,7 @@ use app::domain::{SigningSecret, TargetPolicy, WebhookUrl};
 use app::queue::{AttemptOutcome, AttemptTrigger, Job, Next};
 use app::secrets::SecretBox;
 use futures::StreamExt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Host;
 
@@ -22,7 +23,8 @@ pub struct Prepared {
     pub headers: Vec<(&'static str, String)>,
     /// The webhook's custom headers, opened (recorded in the log as `***`).
     pub custom_headers: Vec<(String, String)>,
-    pub body: String,
+    /// Shared with the job (a standard webhook's body is the stored event, not a copy).
+    pub body: Arc<str>,
     /// The body is the webhook format's rendering, not the stored event (the log keeps it).
     pub formatted: bool,
     pub timeout: Duration,
@@ -130,6 +132,15 @@ fn check_target(url: &str, policy: TargetPolicy) -> Result<(), String> {
     }
 }
 
+/// A request body that is the prepared body itself: sending it copies nothing.
+struct SharedBody(Arc<str>);
+
+impl AsRef<[u8]> for SharedBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 /// What came back.
 #[derive(Clone, Debug)]
 pub enum CallResult {
@@ -175,7 +186,8 @@ pub async fn call(client: &reqwest::Client, p: &Prepared, max_bytes: usize) -> C
             duration: started.elapsed(),
         };
     }
-    let mut req = client.post(&p.url).timeout(p.timeout).body(p.body.clone());
+    let body = bytes::Bytes::from_owner(SharedBody(p.body.clone()));
+    let mut req = client.post(&p.url).timeout(p.timeout).body(body);
     for (name, value) in &p.headers {
         req = req.header(*name, value);
     }
@@ -268,7 +280,7 @@ pub fn handle(
         started_at: started_at_ms,
         duration_ms: took_ms as i32,
         request_headers,
-        request_body: p.formatted.then(|| p.body.clone()),
+        request_body: p.formatted.then(|| p.body.to_string()),
         response_status: None,
         response_headers: None,
         response_body: None,

@@ -89,6 +89,26 @@ fn booking(account: AccountId, data: serde_json::Value) -> PublishRequest {
     )
 }
 
+/// Once the hand-offs' leases (timeout 10 s + grace 30 s) have run out: claims up to 10 due
+/// deliveries and loads their jobs, as the dispatcher does.
+async fn claim_after_the_leases(app: &TestApp) -> Vec<Job> {
+    app.age_queue(41_000).await;
+    let claimed = queue::claim_due(
+        &app.db,
+        &app.running.gate,
+        app::entities::now_ms(),
+        10,
+        30_000,
+        &queue::Room {
+            per_webhook: 10,
+            busy: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    queue::load_jobs(&app.db, &claimed).await.unwrap()
+}
+
 /// The handed job is the one a claim would load (every field but the lease's token), and its
 /// row is in flight under that lease.
 async fn a_handed_off_job_is_the_job_a_claim_loads(app: TestApp) {
@@ -126,21 +146,7 @@ async fn a_handed_off_job_is_the_job_a_claim_loads(app: TestApp) {
     assert_eq!(app.dispatcher.run_once().await.unwrap(), 0);
     assert!(rx.all().is_empty());
     // …and what a claim loads once it has run out is the same job.
-    app.age_queue(41_000).await;
-    let claimed = queue::claim_due(
-        &app.db,
-        &app.running.gate,
-        app::entities::now_ms(),
-        10,
-        30_000,
-        &queue::Room {
-            per_webhook: 10,
-            busy: vec![],
-        },
-    )
-    .await
-    .unwrap();
-    let loaded = queue::load_jobs(&app.db, &claimed).await.unwrap();
+    let loaded = claim_after_the_leases(&app).await;
     assert_eq!(loaded.len(), 1);
     let same_token = |j: &Job| {
         format!(
@@ -266,7 +272,67 @@ async fn without_a_slot_the_delivery_waits_to_be_claimed(app: TestApp) {
     app.stop().await;
 }
 
+/// A fan-out holds its event's body once: the jobs handed off for one event share one copy, as
+/// do the jobs a claim loads for one event, and a standard webhook's prepared request is that
+/// copy, not another.
+async fn a_fan_out_holds_one_copy_of_the_body(app: TestApp) {
+    let rx = Receiver::start().await;
+    let user = app.user("fan-out-body@example.com").await;
+    for _ in 0..3 {
+        app.webhook(&user, &rx.url("ok"), &["booking.created"], 0, 10)
+            .await;
+    }
+    let account = account_of(&app, "fan-out-body@example.com").await;
+    let big = "x".repeat(64 * 1024);
+    let stand = Arc::new(Stand::default());
+    let answers = queue::publish_batch(
+        &destination(&app, stand.clone()),
+        vec![
+            booking(account, json!({"n": 1, "big": big})),
+            booking(account, json!({"n": 2, "big": big})),
+        ],
+    )
+    .await;
+    assert!(answers.iter().all(Result::is_ok));
+    let handed = stand.started.lock().unwrap().clone();
+    assert_eq!(
+        handed.len(),
+        6,
+        "two events to three webhooks, all handed off"
+    );
+    let one_copy_per_event = |jobs: &[Job]| {
+        for a in jobs {
+            for b in jobs {
+                let same_event = a.body == b.body;
+                assert_eq!(
+                    Arc::ptr_eq(&a.body, &b.body),
+                    same_event,
+                    "jobs of one event share its body, jobs of two events do not"
+                );
+            }
+        }
+    };
+    one_copy_per_event(&handed);
+    // A claim (once the leases have run out) loads each event's body once too.
+    let loaded = claim_after_the_leases(&app).await;
+    assert_eq!(loaded.len(), 6);
+    one_copy_per_event(&loaded);
+    // The request of a standard webhook sends that copy.
+    let job = &loaded[0];
+    let now = app::entities::now_ms();
+    let secrets = server::dispatcher::OpenedSecrets::open(job, &app.running.secrets, now);
+    let policy = app::domain::TargetPolicy {
+        allow_insecure: true,
+        resolve_on_save: false,
+    };
+    let prepared = server::dispatcher::prepare(job, &secrets, policy, now);
+    assert!(Arc::ptr_eq(&prepared.body, &job.body));
+    assert!(!prepared.formatted);
+    app.stop().await;
+}
+
 backend_tests!(
+    a_fan_out_holds_one_copy_of_the_body,
     a_handed_off_job_is_the_job_a_claim_loads,
     a_crash_after_the_commit_loses_nothing,
     a_failed_publish_gives_its_slots_back,

@@ -1,9 +1,12 @@
 use super::Lease;
+use crate::domain::EventId;
 use crate::domain::{DeliveryId, WebhookId};
 use crate::queue::sql::stmt;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, TryGetable, Value,
 };
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A delivery this worker now holds until `next_attempt_at` (its lease) passes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,7 +16,7 @@ pub struct Claimed {
 }
 
 /// Everything needed to make one attempt of a claimed delivery.
-#[derive(Clone, Debug, FromQueryResult)]
+#[derive(Clone, Debug)]
 pub struct Job {
     pub delivery_id: DeliveryId,
     pub lease_token: i64,
@@ -21,7 +24,9 @@ pub struct Job {
     pub attempt_count: i32,
     pub webhook_id: WebhookId,
     pub event_type: String,
-    pub body: String,
+    /// The event as stored: one allocation shared by the jobs of one event (a fan-out to 100
+    /// webhooks holds its body once, not 100 times).
+    pub body: Arc<str>,
     pub event_created_at: i64,
     pub url: String,
     pub secret: String,
@@ -208,7 +213,7 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
     let placeholders: Vec<String> = (1..=claimed.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.webhook_id, \
-           d.event_type, e.body, e.created_at AS event_created_at, w.url, w.secret, \
+           d.event_id, d.event_type, e.created_at AS event_created_at, w.url, w.secret, \
            w.previous_secret, w.previous_secret_expires_at, w.timeout_secs, w.retry_attempts, \
            d.manual, d.replay, d.key, d.sequence, w.format, w.headers, \
            CASE WHEN w.format = 'template' THEN w.template END AS template, \
@@ -220,14 +225,100 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
         placeholders.join(",")
     );
     let values: Vec<Value> = claimed.iter().map(|c| c.lease.delivery_id.into()).collect();
-    let jobs = Job::find_by_statement(stmt(backend, &sql, values))
+    let rows = JobRow::find_by_statement(stmt(backend, &sql, values))
         .all(db)
         .await?;
-    // A row whose lease was taken over meanwhile is not ours any more.
-    Ok(jobs
+    let bodies = event_bodies(db, rows.iter().map(|r| r.event_id)).await?;
+    Ok(rows
         .into_iter()
+        .filter_map(|r| {
+            let body = bodies.get(&r.event_id)?.clone();
+            Some(r.job(body))
+        })
+        // A row whose lease was taken over meanwhile is not ours any more.
         .filter(|j| claimed.iter().any(|c| c.lease == j.lease()))
         .collect())
+}
+
+/// The bodies of `events`, each read once and shared by the jobs of its event (a fan-out to
+/// 100 webhooks holds and reads its body once, not 100 times).
+async fn event_bodies(
+    db: &DatabaseConnection,
+    events: impl Iterator<Item = EventId>,
+) -> Result<HashMap<EventId, Arc<str>>, DbErr> {
+    let mut ids: Vec<EventId> = events.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut bodies = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(bodies);
+    }
+    let backend = db.get_database_backend();
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, body FROM events WHERE id IN ({})",
+        placeholders.join(",")
+    );
+    let values: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
+    for row in db.query_all(stmt(backend, &sql, values)).await? {
+        let body: String = row.try_get("", "body")?;
+        bodies.insert(row.try_get::<EventId>("", "id")?, Arc::from(body));
+    }
+    Ok(bodies)
+}
+
+/// A row of [`load_jobs`]'s query.
+#[derive(FromQueryResult)]
+struct JobRow {
+    delivery_id: DeliveryId,
+    lease_token: i64,
+    attempt_count: i32,
+    webhook_id: WebhookId,
+    event_id: EventId,
+    event_type: String,
+    event_created_at: i64,
+    url: String,
+    secret: String,
+    previous_secret: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    timeout_secs: i32,
+    retry_attempts: i32,
+    manual: bool,
+    key: Option<String>,
+    sequence: Option<i64>,
+    replay: bool,
+    format: String,
+    headers: Option<String>,
+    template: Option<String>,
+    content_type: Option<String>,
+}
+
+impl JobRow {
+    fn job(self, body: Arc<str>) -> Job {
+        Job {
+            delivery_id: self.delivery_id,
+            lease_token: self.lease_token,
+            attempt_count: self.attempt_count,
+            webhook_id: self.webhook_id,
+            event_type: self.event_type,
+            body,
+            event_created_at: self.event_created_at,
+            url: self.url,
+            secret: self.secret,
+            previous_secret: self.previous_secret,
+            previous_secret_expires_at: self.previous_secret_expires_at,
+            timeout_secs: self.timeout_secs,
+            retry_attempts: self.retry_attempts,
+            manual: self.manual,
+            key: self.key,
+            sequence: self.sequence,
+            replay: self.replay,
+            format: self.format,
+            headers: self.headers,
+            template: self.template,
+            content_type: self.content_type,
+        }
+    }
 }
 
 /// When the earliest pending delivery is due (or its lease ends), if any is pending, and the

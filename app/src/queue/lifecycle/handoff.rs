@@ -89,7 +89,8 @@ pub struct Handed<'a> {
     pub delivery_id: DeliveryId,
     pub token: i64,
     pub event_type: &'a str,
-    pub body: &'a str,
+    /// The event's body, shared by its jobs.
+    pub body: &'a Arc<str>,
     pub event_created_at: i64,
     pub key: Option<&'a str>,
     pub sequence: Option<i64>,
@@ -106,7 +107,7 @@ impl Handed<'_> {
             attempt_count: 0,
             webhook_id: w.id,
             event_type: self.event_type.to_string(),
-            body: self.body.to_string(),
+            body: self.body.clone(),
             event_created_at: self.event_created_at,
             url: w.url.clone(),
             secret: w.secret.clone(),

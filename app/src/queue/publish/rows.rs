@@ -186,7 +186,8 @@ impl Rows {
         HandedOff { token, rows }
     }
 
-    /// The jobs of the deliveries handed off, once their rows are committed.
+    /// The jobs of the deliveries handed off, once their rows are committed. The jobs of one
+    /// event share one copy of its body.
     pub fn jobs(&self, handed: HandedOff) -> Vec<(Job, Reservation)> {
         fn value<V: Into<sea_orm::Value>>(v: &ActiveValue<V>) -> &V {
             match v {
@@ -194,6 +195,7 @@ impl Rows {
                 ActiveValue::NotSet => unreachable!("every column of a new row is set"),
             }
         }
+        let mut bodies: Vec<Option<Arc<str>>> = vec![None; self.events.len()];
         handed
             .rows
             .into_iter()
@@ -201,11 +203,13 @@ impl Rows {
                 let row = &self.deliveries[i];
                 let meta = &self.meta[i];
                 let event = &self.events[meta.event];
+                let body = bodies[meta.event]
+                    .get_or_insert_with(|| Arc::from(value(&event.body).as_str()));
                 let job = Handed {
                     delivery_id: *value(&row.id),
                     token: handed.token,
                     event_type: value(&event.event_type).as_str(),
-                    body: value(&event.body).as_str(),
+                    body,
                     event_created_at: self.now,
                     key: value(&row.key).as_deref(),
                     sequence: *value(&row.sequence),

@@ -100,7 +100,7 @@ pub async fn preview(
         &Envelope {
             delivery_id: &delivery_id,
             event_type: &event_type,
-            stored_body: &body,
+            stored_body: &std::sync::Arc::from(body.as_str()),
             key: None,
             timestamp: now / 1000,
         },
@@ -141,7 +141,7 @@ pub async fn preview(
         sources,
         source,
         headers,
-        body: out.body,
+        body: out.body.to_string(),
         note,
     })
 }
