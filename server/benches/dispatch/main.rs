@@ -5,7 +5,7 @@
 //!
 //! Environment: `DATABASE_URL=postgres://…` runs on PostgreSQL (a fresh database per scenario;
 //! SQLite in a temporary directory otherwise), `SKW_BENCH_ONLY=a,b` picks scenarios (a–g, h: latency of one
-//! webhook at 200 events/s, i: scheduled lateness, j: order per key),
+//! webhook at 200 events/s, i: scheduled lateness, j: order per key, k: fan-out of 64 KiB events),
 //! `SKW_BENCH_SCALE=0.1` shrinks every count (for a quick look), `SKW_BENCH_INSTANCES=2` runs
 //! (b), (c) and (f) with that many server processes sharing the database (PostgreSQL).
 
@@ -151,6 +151,7 @@ async fn publish_burst(
     n: usize,
     concurrency: usize,
     event: &str,
+    pad: &str,
 ) -> (i64, i64) {
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = now_us();
@@ -164,6 +165,11 @@ async fn publish_burst(
             key.to_string(),
             event.to_string(),
         );
+        let pad = if pad.is_empty() {
+            String::new()
+        } else {
+            format!(",\"pad\":\"{pad}\"")
+        };
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -171,7 +177,7 @@ async fn publish_burst(
                     break;
                 }
                 let body = format!(
-                    "{{\"event\":\"{event}\",\"data\":{{\"i\":{i},\"sent_at_us\":{}}}}}",
+                    "{{\"event\":\"{event}\",\"data\":{{\"i\":{i},\"sent_at_us\":{}{pad}}}}}",
                     now_us()
                 );
                 let res = http
@@ -389,15 +395,34 @@ async fn run() {
             "≥ 9 000/s",
         );
     }
-    if want("c") {
-        let (dps, rss) = scenario_c(&b).await;
-        b.record("c_deliveries_per_s", dps);
-        b.record("c_peak_rss_mb", rss);
-        row(
-            "(c)",
-            &format!("fan-out: 100 webhooks × {} events", b.n(1_000)),
-            format!("{dps:.0} deliveries/s, RSS {rss:.0} MB"),
+    // (c) and (k): one event to 100 webhooks, small events and events of 64 KiB.
+    for (id, events, pad, what, target) in [
+        (
+            "c",
+            1_000,
+            0,
+            "fan-out: 100 webhooks × {n} events",
             "≥ 18 000/s",
+        ),
+        (
+            "k",
+            200,
+            64 * 1024,
+            "fan-out of 64 KiB events: 100 webhooks × {n}",
+            "RSS ≤ 100 MB",
+        ),
+    ] {
+        if !want(id) {
+            continue;
+        }
+        let (dps, rss) = scenario_c(&b, id, events, &"x".repeat(pad)).await;
+        b.record(&format!("{id}_deliveries_per_s"), dps);
+        b.record(&format!("{id}_peak_rss_mb"), rss);
+        row(
+            &format!("({id})"),
+            &what.replace("{n}", &b.n(events).to_string()),
+            format!("{dps:.0} deliveries/s, RSS {rss:.0} MB"),
+            target,
         );
     }
     if want("d") {
@@ -639,8 +664,16 @@ async fn scenario_b(b: &Bench) -> (f64, f64, f64) {
     )
     .await;
     let n = b.n(50_000);
-    let (start, end) =
-        publish_burst(&b.http, &bases(&servers), &key, n, 64, "booking.created").await;
+    let (start, end) = publish_burst(
+        &b.http,
+        &bases(&servers),
+        &key,
+        n,
+        64,
+        "booking.created",
+        "",
+    )
+    .await;
     let stats = b.wait_for(&rx, n as u64, Duration::from_secs(600)).await;
     let last = stats["last_us"].as_i64().unwrap();
     let got = stats["count"].as_u64().unwrap();
@@ -658,8 +691,10 @@ fn bases(servers: &[Proc]) -> Vec<String> {
     servers.iter().map(|s| s.base.clone()).collect()
 }
 
-async fn scenario_c(b: &Bench) -> (f64, f64) {
-    let db = b.database("c").await;
+/// (c): 100 webhooks × 1 000 small events; (k): 100 webhooks × 200 events of 64 KiB (`pad`), a
+/// fan-out whose bodies weigh (each event's body is held once however many webhooks get it).
+async fn scenario_c(b: &Bench, name: &str, events: usize, pad: &str) -> (f64, f64) {
+    let db = b.database(name).await;
     let key = procs::account_and_key(&db);
     let rx = procs::receiver();
     let servers = procs::servers(&db, "all", b.instances);
@@ -673,8 +708,17 @@ async fn scenario_c(b: &Bench) -> (f64, f64) {
         )
         .await;
     }
-    let n = b.n(1_000);
-    let (start, _) = publish_burst(&b.http, &bases(&servers), &key, n, 16, "booking.created").await;
+    let n = b.n(events);
+    let (start, _) = publish_burst(
+        &b.http,
+        &bases(&servers),
+        &key,
+        n,
+        16,
+        "booking.created",
+        pad,
+    )
+    .await;
     let stats = b
         .wait_for(&rx, n as u64 * 100, Duration::from_secs(600))
         .await;
@@ -773,6 +817,7 @@ async fn scenario_f(b: &Bench) -> (f64, f64, f64) {
         n,
         64,
         "booking.created",
+        "",
     )
     .await;
     web.stop();
