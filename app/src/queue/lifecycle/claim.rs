@@ -1,6 +1,5 @@
 use super::Lease;
-use crate::domain::EventId;
-use crate::domain::{DeliveryId, WebhookId};
+use crate::domain::{DeliveryId, EventId, WebhookId};
 use crate::queue::sql::stmt;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, TryGetable, Value,
