@@ -317,7 +317,8 @@ impl Dispatcher {
             }
         };
         let jobs = self.claim_within(limit, room).await;
-        if jobs.as_ref().is_ok_and(Vec::is_empty) || jobs.is_err() {
+        // Nothing to launch: hand-offs may be reserved again at once.
+        if jobs.as_ref().map_or(true, Vec::is_empty) {
             self.claimed();
         }
         jobs
