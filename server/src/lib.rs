@@ -40,6 +40,8 @@ pub struct Running {
     pub portal: std::sync::Arc<app::operator::portal::Portal>,
     /// How many deliveries this process's dispatcher started by hand-off (0 without one).
     pub handed_off: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// How many claim passes this process's dispatcher has made (0 without one).
+    pub claim_passes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     shutdown: watch::Sender<bool>,
     /// The shutdown grace (`SKW_SHUTDOWN_GRACE_MS`).
     drain: Duration,
@@ -146,6 +148,10 @@ pub async fn start(
         .as_ref()
         .map(Dispatcher::handed_off)
         .unwrap_or_default();
+    let claim_passes = dispatcher
+        .as_ref()
+        .map(Dispatcher::passes)
+        .unwrap_or_default();
     let dispatcher = dispatcher.map(|dispatcher| {
         tokio::spawn(
             alerts::Alerts::new(shared.db.clone(), shared.wakeup.clone(), alerts)
@@ -164,6 +170,7 @@ pub async fn start(
         gate: shared.gate,
         portal: shared.portal,
         handed_off,
+        claim_passes,
         shutdown: shared.shutdown,
         drain: Duration::from_millis(args.shutdown_grace_ms),
         web,

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub workers: IntGauge,
     /// Unix seconds of the dispatcher's last completed claim pass.
     pub last_claim_pass: IntGauge,
+    /// Claim passes made (each a read or a claim of the queue).
+    pub claim_passes: IntCounter,
     /// 1 while storage is failing (writes refused, database unreachable).
     storage_unavailable: IntGauge,
     queue_depth: IntGauge,
@@ -85,6 +87,11 @@ fn register() -> Metrics {
         handed_off: register_int_counter!(
             "skw_deliveries_handed_off_total",
             "Deliveries this process published and started itself, without a claim"
+        )
+        .expect("metric registers"),
+        claim_passes: register_int_counter!(
+            "skw_dispatcher_claim_passes_total",
+            "Passes of the dispatcher's loop over the queue (each a read or a claim)"
         )
         .expect("metric registers"),
         in_flight: register_int_gauge!(

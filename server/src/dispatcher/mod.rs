@@ -90,6 +90,8 @@ pub struct Dispatcher {
     /// The deliveries in flight and the claim tokens they are held under.
     held: Arc<Mutex<HashSet<Lease>>>,
     slot_freed: Arc<Notify>,
+    /// How many claim passes the loop has made (each reads or writes the queue).
+    passes: Arc<AtomicU64>,
     /// Jobs handed off by this process's publisher ([`Dispatcher::handoff`]), for the loop.
     handed: Arc<Handed>,
 }
@@ -102,6 +104,15 @@ pub struct Dispatcher {
 struct InFlight {
     per_webhook: HashMap<WebhookId, usize>,
     claiming: bool,
+}
+
+/// What one claim pass found: the jobs it claimed, how long the loop may sleep when there are
+/// none, and whether something due now waits for room (a worker slot, its webhook's cap, the
+/// delivery before it in order) — only then does a slot freeing wake the loop.
+struct Pass {
+    jobs: Vec<Job>,
+    wait: Duration,
+    blocked: bool,
 }
 
 /// The hand-off's side of the loop: whether the publisher may hand jobs over now, and the
@@ -256,6 +267,7 @@ impl Dispatcher {
             in_flight: Arc::default(),
             held: Arc::default(),
             slot_freed: Arc::default(),
+            passes: Arc::default(),
             handed: Arc::new(Handed {
                 open: AtomicBool::new(false),
                 started: Arc::default(),
@@ -274,6 +286,11 @@ impl Dispatcher {
     /// How many handed-off jobs this dispatcher has started (also `skw_deliveries_handed_off_total`).
     pub fn handed_off(&self) -> Arc<AtomicU64> {
         self.handed.started.clone()
+    }
+
+    /// How many claim passes the loop has made (also `skw_dispatcher_claim_passes_total`).
+    pub fn passes(&self) -> Arc<AtomicU64> {
+        self.passes.clone()
     }
 
     /// Claims one batch of due deliveries, makes one attempt of each, records the outcomes,
@@ -407,6 +424,7 @@ impl Dispatcher {
             record_rx,
             self.cfg.auto_disable,
             self.slot_freed.clone(),
+            self.wakeup.clone(),
             self.health.clone(),
         ));
         let mut handed = self
@@ -444,7 +462,15 @@ impl Dispatcher {
                 .permits
                 .available_permits()
                 .min(self.cfg.batch_size as usize) as u32;
-            let (jobs, wait) = match self.pass(free, busy).await {
+            let pass = self.pass(free, busy);
+            let Pass {
+                jobs,
+                wait,
+                blocked,
+            } = match self
+                .launching(pass, &mut handed, &mut tasks, &record_tx)
+                .await
+            {
                 Ok(pass) => pass,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
@@ -475,7 +501,9 @@ impl Dispatcher {
                             continue;
                         }
                         _ = self.wakeup.wait() => {}
-                        _ = self.slot_freed.notified() => {}
+                        // Only what waits for room is helped by a slot freeing; otherwise a
+                        // finished delivery would cost a pass (a query) each.
+                        _ = self.slot_freed.notified(), if blocked => {}
                         _ = tokio::time::sleep_until(until) => {}
                         _ = shutdown.changed() => {}
                     }
@@ -484,7 +512,13 @@ impl Dispatcher {
                 continue;
             }
             for job in jobs {
-                let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                // Slots reserved for hand-offs after `free` was read may be all there are: they
+                // come back only once those jobs have started and ended, so they start meanwhile.
+                let acquire = self.permits.clone().acquire_owned();
+                let Ok(permit) = self
+                    .launching(acquire, &mut handed, &mut tasks, &record_tx)
+                    .await
+                else {
                     break;
                 };
                 let slot = WebhookSlot::take(&self, job.webhook_id);
@@ -544,26 +578,61 @@ impl Dispatcher {
     /// finds whether anything is due, since a claim is a write and an idle queue — or one whose
     /// new work was handed off — needs none. Returns the claimed jobs, and how long to wait
     /// when there are none (until the next is due, at most `poll_interval`).
-    async fn pass(&self, free: u32, busy: bool) -> Result<(Vec<Job>, Duration), DbErr> {
+    async fn pass(&self, free: u32, busy: bool) -> Result<Pass, DbErr> {
+        self.passes.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::metrics().claim_passes.inc();
         let poll = self.cfg.poll_interval;
+        let idle = |wait| Pass {
+            jobs: Vec::new(),
+            wait,
+            blocked: false,
+        };
         if free == 0 {
             // The pool is full: a slot freeing wakes the loop.
-            return Ok((Vec::new(), poll));
+            return Ok(Pass {
+                jobs: Vec::new(),
+                wait: poll,
+                blocked: true,
+            });
         }
         if !busy {
             if let Some(wait) = self.not_due_for().await? {
-                return Ok((Vec::new(), wait));
+                return Ok(idle(wait));
             }
         }
         let jobs = self.claim(free).await?;
         if jobs.is_empty() && busy {
             if let Some(wait) = self.not_due_for().await? {
-                return Ok((Vec::new(), wait));
+                return Ok(idle(wait));
             }
         }
         // Due now but nothing claimable (its webhook at its cap, or an ordered delivery
         // waiting for the one before it): a slot freeing or a recorded outcome wakes the loop.
-        Ok((jobs, poll))
+        Ok(Pass {
+            blocked: jobs.is_empty(),
+            jobs,
+            wait: poll,
+        })
+    }
+
+    /// Awaits `work` (the loop's own query, or a worker slot) while starting the jobs the
+    /// publisher hands over meanwhile: a hand-off never waits for the loop's round trips, and
+    /// its reserved slot is never what the loop itself is waiting for.
+    async fn launching<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+        handed: &mut mpsc::UnboundedReceiver<(Job, Reserved)>,
+        tasks: &mut tokio::task::JoinSet<()>,
+        record_tx: &mpsc::UnboundedSender<(AttemptOutcome, OwnedSemaphorePermit)>,
+    ) -> T {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                Some((job, r)) = handed.recv() => self.launch_handed(job, r, tasks, record_tx),
+            }
+        }
     }
 
     /// How long until the next pending delivery is due (at most `poll_interval`; that long
@@ -635,6 +704,7 @@ async fn record_loop(
     mut rx: mpsc::UnboundedReceiver<(AttemptOutcome, OwnedSemaphorePermit)>,
     rule: Option<AutoDisable>,
     slot_freed: Arc<Notify>,
+    wakeup: Wakeup,
     health: StorageHealth,
 ) {
     let mut batch = Vec::new();
@@ -659,6 +729,14 @@ async fn record_loop(
             tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
+        }
+        // A retry due before the loop's next look: the loop looks again (it no longer looks
+        // after every finished delivery).
+        if batch
+            .iter()
+            .any(|o| matches!(o.next, queue::Next::RetryAt(_)))
+        {
+            wakeup.notify();
         }
         batch.clear();
         slots.clear();

@@ -415,3 +415,163 @@ mod in_a_running_process {
         run(Backend::Postgres).await;
     }
 }
+
+/// At a steady trickle every delivery is handed off, and a finished delivery does not send the
+/// dispatcher's loop back to the database: only a delivery that waits for room (a worker slot,
+/// its webhook's cap) is helped by a slot freeing. Before, each finished delivery woke the loop
+/// twice (its webhook's place, then its recorded outcome), and each wake-up cost a read.
+mod a_trickle_costs_no_passes {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let mut args = crate::common::test_args();
+        args.role = server::config::Role::All;
+        args.poll_interval_ms = 60_000;
+        args.per_webhook_concurrency = 4.try_into().unwrap();
+        let Some(app) = crate::common::spawn_app_with(backend, args).await else {
+            return;
+        };
+        let rx = Receiver::start().await;
+        let user = app.user("trickle@example.com").await;
+        app.webhook(&user, &rx.url("ok"), &["booking.created"], 0, 10)
+            .await;
+        let key = app.api_key("trickle@example.com").await;
+        let passes = || app.running.claim_passes.load(Ordering::Relaxed);
+        // The loop's first passes (its start, the webhook's creation) are behind it.
+        let until = Instant::now() + Duration::from_secs(30);
+        let mut last = passes();
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = passes();
+            if now == last {
+                break;
+            }
+            assert!(Instant::now() < until, "the loop never went idle");
+            last = now;
+        }
+        let before = passes();
+        for i in 0..20 {
+            let res = app.publish(&key, "booking.created", json!({"i": i})).await;
+            assert_eq!(res.status(), 202);
+            while rx.count("ok") < i + 1 {
+                assert!(Instant::now() < until, "delivery {i} never arrived");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        // Its outcome recorded, the last slot freed.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let handed = app.running.handed_off.load(Ordering::Relaxed);
+        assert_eq!(handed, 20, "every delivery of the trickle is handed off");
+        let made = passes() - before;
+        assert!(
+            made <= 2,
+            "{made} claim passes for 20 handed-off deliveries (each a database round trip)"
+        );
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        run(Backend::Postgres).await;
+    }
+}
+
+/// The loop never waits for a slot that only a hand-off queued behind it can give back. Its
+/// read of the queue waits (here, behind a table lock; on a busy database, behind anything);
+/// meanwhile a publish reserves the only worker slot for its hand-off; the read then finds a
+/// delivery due and the loop claims it with the count of free slots it read before. Before,
+/// the loop waited for a slot for the claimed job while the handed-off job holding that slot
+/// waited in the loop's channel: neither was ever sent, nor anything after them. PostgreSQL
+/// only: SQLite's reads do not wait on writers.
+mod a_hand_off_while_the_loop_reads {
+    use super::*;
+
+    async fn waiting_on_locks(app: &TestApp) -> i64 {
+        let row = app
+            .db
+            .query_one(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
+    async fn until_waiting(app: &TestApp, n: i64, what: &str) {
+        let until = Instant::now() + Duration::from_secs(20);
+        while waiting_on_locks(app).await < n {
+            assert!(Instant::now() < until, "{what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        use sea_orm::TransactionTrait;
+        let mut args = crate::common::test_args();
+        args.role = server::config::Role::All;
+        args.workers = 1.try_into().unwrap();
+        args.poll_interval_ms = 60_000;
+        let Some(app) = crate::common::spawn_app_with(Backend::Postgres, args).await else {
+            return;
+        };
+        let rx = Receiver::start().await;
+        let user = app.user("loop-reads@example.com").await;
+        app.webhook(&user, &rx.url("claimed"), &["booking.created"], 0, 10)
+            .await;
+        app.webhook(&user, &rx.url("handed"), &["booking.cancelled"], 0, 10)
+            .await;
+        let key = app.api_key("loop-reads@example.com").await;
+        let account = account_of(&app, "loop-reads@example.com").await;
+        // A delivery due now that the loop has not heard of (another process published it).
+        let elsewhere = Destination {
+            db: app.db.clone(),
+            gate: app.running.gate.clone(),
+            wakeup: queue::Wakeup::default(),
+            health: app.running.health.clone(),
+            handoff: None,
+        };
+        let published = queue::publish_batch(&elsewhere, vec![booking(account, json!({}))]).await;
+        assert!(published[0].is_ok());
+        let lock = app.db.begin().await.unwrap();
+        lock.execute_unprepared("LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        // The loop looks (one slot free) and its read waits.
+        app.running.wakeup.notify();
+        until_waiting(&app, 1, "the loop's read never waited on the lock").await;
+        // A publish takes the slot for its hand-off, then its insert waits too.
+        let base = app.base.clone();
+        let publish = tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{base}/api/v1/events"))
+                .bearer_auth(key)
+                .json(&json!({"event": "booking.cancelled", "data": {}}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        until_waiting(&app, 2, "the publish never waited on the lock").await;
+        lock.commit().await.unwrap();
+        assert_eq!(publish.await.unwrap(), 202);
+        let until = Instant::now() + Duration::from_secs(30);
+        while rx.count("claimed") < 1 || rx.count("handed") < 1 {
+            assert!(
+                Instant::now() < until,
+                "claimed {} and handed off {}: the loop is stuck",
+                rx.count("claimed"),
+                rx.count("handed")
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        app.stop().await;
+    }
+}
