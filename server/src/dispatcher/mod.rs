@@ -672,6 +672,10 @@ impl Dispatcher {
         tasks: &mut tokio::task::JoinSet<()>,
         record_tx: &mpsc::UnboundedSender<(AttemptOutcome, OwnedSemaphorePermit)>,
     ) {
+        // Finished tasks are let go here, not only at the top of the loop, which a steady
+        // stream of hand-offs may not reach for a whole poll interval: what the set keeps is
+        // bounded by the workers, not by the traffic.
+        while tasks.try_join_next().is_some() {}
         self.held
             .lock()
             .expect("held map poisoned")
