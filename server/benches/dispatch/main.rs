@@ -50,6 +50,8 @@ struct Bench {
     instances: usize,
     scale: f64,
     pg_admin: Option<String>,
+    /// The PostgreSQL databases made for the scenarios, dropped at the end.
+    pg_databases: std::sync::Mutex<Vec<String>>,
     dir: tempfile::TempDir,
     figures: serde_json::Map<String, Value>,
 }
@@ -75,10 +77,28 @@ impl Bench {
                 db.execute_unprepared(&format!("CREATE DATABASE {db_name}"))
                     .await
                     .unwrap();
+                self.pg_databases.lock().unwrap().push(db_name.clone());
                 let mut url = url::Url::parse(admin).unwrap();
                 url.set_path(&db_name);
                 url.to_string()
             }
+        }
+    }
+
+    /// Drops the scenarios' PostgreSQL databases (their servers have stopped).
+    async fn drop_databases(&self) {
+        use sea_orm::ConnectionTrait;
+        let Some(admin) = &self.pg_admin else {
+            return;
+        };
+        let names = std::mem::take(&mut *self.pg_databases.lock().unwrap());
+        let db = sea_orm::Database::connect(admin.as_str())
+            .await
+            .expect("PostgreSQL reachable");
+        for name in names {
+            let _ = db
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
         }
     }
 
@@ -332,6 +352,7 @@ async fn run() {
             .filter(|n| *n >= 1)
             .unwrap_or(1),
         pg_admin,
+        pg_databases: Default::default(),
         dir: tempfile::tempdir().unwrap(),
         figures: serde_json::Map::new(),
     };
@@ -516,6 +537,7 @@ async fn run() {
             "(same load, option off)",
         );
     }
+    b.drop_databases().await;
     println!("{}", Value::Object(b.figures.clone()));
 }
 

@@ -148,6 +148,7 @@ pub async fn fresh_postgres_database() -> Option<String> {
         }
         Err(e) => panic!("PostgreSQL is required in CI ({admin_url}): {e}"),
     };
+    sweep_old_test_databases(&admin).await;
     let name = format!("skw_test_{}", uuid::Uuid::now_v7().simple());
     admin
         .execute(Statement::from_string(
@@ -159,6 +160,49 @@ pub async fn fresh_postgres_database() -> Option<String> {
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
     Some(url.to_string())
+}
+
+/// Once per test process: drops the test databases of runs that ended at least an hour ago
+/// (a name's UUIDv7 tells when it was made), so that runs on one machine do not fill its disk.
+/// A running test's database is younger than that.
+async fn sweep_old_test_databases(admin: &DatabaseConnection) {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let backend = admin.get_database_backend();
+            let Ok(rows) = admin
+                .query_all(Statement::from_string(
+                    backend,
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'skw\\_test\\_%'",
+                ))
+                .await
+            else {
+                return;
+            };
+            let hour_ago = app::entities::now_ms() - 3_600_000;
+            for row in rows {
+                let Ok(name) = row.try_get::<String>("", "datname") else {
+                    continue;
+                };
+                let made_at = name
+                    .strip_prefix("skw_test_")
+                    .and_then(|id| uuid::Uuid::parse_str(id).ok())
+                    .and_then(|id| id.get_timestamp())
+                    .map(|t| {
+                        let (secs, nanos) = t.to_unix();
+                        secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+                    });
+                if made_at.is_some_and(|at| at < hour_ago) {
+                    let _ = admin
+                        .execute(Statement::from_string(
+                            backend,
+                            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        ))
+                        .await;
+                }
+            }
+        })
+        .await;
 }
 
 /// A browser-like client of the app: keeps its cookies (one logged-in user).
