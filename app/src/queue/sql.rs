@@ -13,6 +13,14 @@ pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// `$1,$2,…,$n`: the placeholders of an `IN (…)` list of `n` values.
+pub fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// SQLite: makes the open transaction a writer now (a write statement that changes nothing),
 /// before it reads. A deferred transaction that reads first and writes later cannot wait for
 /// the write lock — SQLite answers `SQLITE_BUSY` at once to avoid a deadlock — and its read
@@ -56,5 +64,11 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![1]
         );
+    }
+
+    #[test]
+    fn placeholders_number_from_one() {
+        assert_eq!(super::placeholders(3), "$1,$2,$3");
+        assert_eq!(super::placeholders(1), "$1");
     }
 }

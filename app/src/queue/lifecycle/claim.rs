@@ -1,6 +1,6 @@
 use super::Lease;
 use crate::domain::{DeliveryId, EventId, WebhookId};
-use crate::queue::sql::stmt;
+use crate::queue::sql::{placeholders, stmt};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, TryGetable, Value,
 };
@@ -203,13 +203,13 @@ pub async fn claim_due_within(
         .collect()
 }
 
-/// Loads what the claimed deliveries need (event body, webhook URL and secrets) in one query.
+/// Loads what the claimed deliveries need (webhook URL and secrets in one query, each event's
+/// body once in a second).
 pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<Vec<Job>, DbErr> {
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
-    let placeholders: Vec<String> = (1..=claimed.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.webhook_id, \
            d.event_id, d.event_type, e.created_at AS event_created_at, w.url, w.secret, \
@@ -221,7 +221,7 @@ pub async fn load_jobs(db: &DatabaseConnection, claimed: &[Claimed]) -> Result<V
          JOIN events e ON e.id = d.event_id \
          JOIN webhooks w ON w.id = d.webhook_id \
          WHERE d.id IN ({})",
-        placeholders.join(",")
+        placeholders(claimed.len())
     );
     let values: Vec<Value> = claimed.iter().map(|c| c.lease.delivery_id.into()).collect();
     let rows = JobRow::find_by_statement(stmt(backend, &sql, values))
@@ -253,10 +253,9 @@ async fn event_bodies(
         return Ok(bodies);
     }
     let backend = db.get_database_backend();
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, body FROM events WHERE id IN ({})",
-        placeholders.join(",")
+        placeholders(ids.len())
     );
     let values: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
     for row in db.query_all(stmt(backend, &sql, values)).await? {

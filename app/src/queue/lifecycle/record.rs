@@ -1,7 +1,7 @@
 use super::Lease;
 use crate::domain::{DeliveryId, WebhookId};
 use crate::entities::{attempt, delivery_stat, webhook};
-use crate::queue::sql::{pow2_chunks, stmt};
+use crate::queue::sql::{placeholders, pow2_chunks, stmt};
 use crate::queue::{AttemptTrigger, DeliveryStatus, WriteGate};
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
@@ -179,7 +179,6 @@ async fn existing(
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     for chunk in pow2_chunks(&ids, 256) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let lock = if backend == DbBackend::Postgres {
             " FOR KEY SHARE"
         } else {
@@ -187,7 +186,7 @@ async fn existing(
         };
         let sql = format!(
             "SELECT id FROM deliveries WHERE id IN ({}) ORDER BY id{lock}",
-            placeholders.join(",")
+            placeholders(chunk.len())
         );
         let values: Vec<Value> = chunk.iter().map(|id| (*id).into()).collect();
         for row in txn.query_all(stmt(backend, &sql, values)).await? {
