@@ -115,6 +115,27 @@ struct Pass {
     blocked: bool,
 }
 
+impl Pass {
+    /// Nothing due before `wait`.
+    fn idle(wait: Duration) -> Pass {
+        Pass {
+            jobs: Vec::new(),
+            wait,
+            blocked: false,
+        }
+    }
+
+    /// What a claim took of what is due now; none (or a full pool, where no claim is made):
+    /// what is due waits for room.
+    fn claimed(jobs: Vec<Job>, poll: Duration) -> Pass {
+        Pass {
+            blocked: jobs.is_empty(),
+            jobs,
+            wait: poll,
+        }
+    }
+}
+
 /// The hand-off's side of the loop: whether the publisher may hand jobs over now, and the
 /// channel they come through.
 struct Handed {
@@ -582,37 +603,24 @@ impl Dispatcher {
         self.passes.fetch_add(1, Ordering::Relaxed);
         crate::metrics::metrics().claim_passes.inc();
         let poll = self.cfg.poll_interval;
-        let idle = |wait| Pass {
-            jobs: Vec::new(),
-            wait,
-            blocked: false,
-        };
         if free == 0 {
             // The pool is full: a slot freeing wakes the loop.
-            return Ok(Pass {
-                jobs: Vec::new(),
-                wait: poll,
-                blocked: true,
-            });
+            return Ok(Pass::claimed(Vec::new(), poll));
         }
         if !busy {
             if let Some(wait) = self.not_due_for().await? {
-                return Ok(idle(wait));
+                return Ok(Pass::idle(wait));
             }
         }
         let jobs = self.claim(free).await?;
         if jobs.is_empty() && busy {
             if let Some(wait) = self.not_due_for().await? {
-                return Ok(idle(wait));
+                return Ok(Pass::idle(wait));
             }
         }
         // Due now but nothing claimable (its webhook at its cap, or an ordered delivery
         // waiting for the one before it): a slot freeing or a recorded outcome wakes the loop.
-        Ok(Pass {
-            blocked: jobs.is_empty(),
-            jobs,
-            wait: poll,
-        })
+        Ok(Pass::claimed(jobs, poll))
     }
 
     /// Awaits `work` (the loop's own query, or a worker slot) while starting the jobs the
