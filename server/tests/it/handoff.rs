@@ -4,7 +4,7 @@
 //! nothing), and the worker bound, the per-webhook room and the other webhooks' turn intact.
 
 use crate::common::receiver::Receiver;
-use crate::common::{Backend, TestApp};
+use crate::common::{wait_for, Backend, TestApp};
 use app::domain::{AccountId, EventType};
 use app::entities::delivery;
 use app::queue::{self, Destination, Dispatch, Handoff, Job, PublishRequest, Reservation, Targets};
@@ -438,25 +438,25 @@ mod a_trickle_costs_no_passes {
         let key = app.api_key("trickle@example.com").await;
         let passes = || app.running.claim_passes.load(Ordering::Relaxed);
         // The loop's first passes (its start, the webhook's creation) are behind it.
-        let until = Instant::now() + Duration::from_secs(30);
         let mut last = passes();
-        loop {
+        wait_for("the loop to go idle", Duration::from_secs(30), async || {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let now = passes();
-            if now == last {
-                break;
-            }
-            assert!(Instant::now() < until, "the loop never went idle");
+            let idle = now == last;
             last = now;
-        }
+            idle
+        })
+        .await;
         let before = passes();
         for i in 0..20 {
             let res = app.publish(&key, "booking.created", json!({"i": i})).await;
             assert_eq!(res.status(), 202);
-            while rx.count("ok") < i + 1 {
-                assert!(Instant::now() < until, "delivery {i} never arrived");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            wait_for(
+                &format!("delivery {i}"),
+                Duration::from_secs(30),
+                async || rx.count("ok") > i,
+            )
+            .await;
         }
         // Its outcome recorded, the last slot freed.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -505,11 +505,10 @@ mod a_hand_off_while_the_loop_reads {
     }
 
     async fn until_waiting(app: &TestApp, n: i64, what: &str) {
-        let until = Instant::now() + Duration::from_secs(20);
-        while waiting_on_locks(app).await < n {
-            assert!(Instant::now() < until, "{what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for(what, Duration::from_secs(20), async || {
+            waiting_on_locks(app).await >= n
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -546,7 +545,7 @@ mod a_hand_off_while_the_loop_reads {
             .unwrap();
         // The loop looks (one slot free) and its read waits.
         app.running.wakeup.notify();
-        until_waiting(&app, 1, "the loop's read never waited on the lock").await;
+        until_waiting(&app, 1, "the loop's read to wait on the lock").await;
         // A publish takes the slot for its hand-off, then its insert waits too.
         let base = app.base.clone();
         let publish = tokio::spawn(async move {
@@ -559,19 +558,15 @@ mod a_hand_off_while_the_loop_reads {
                 .unwrap()
                 .status()
         });
-        until_waiting(&app, 2, "the publish never waited on the lock").await;
+        until_waiting(&app, 2, "the publish to wait on the lock").await;
         lock.commit().await.unwrap();
         assert_eq!(publish.await.unwrap(), 202);
-        let until = Instant::now() + Duration::from_secs(30);
-        while rx.count("claimed") < 1 || rx.count("handed") < 1 {
-            assert!(
-                Instant::now() < until,
-                "claimed {} and handed off {}: the loop is stuck",
-                rx.count("claimed"),
-                rx.count("handed")
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for(
+            "the claimed and the handed-off delivery (the loop is stuck otherwise)",
+            Duration::from_secs(30),
+            async || rx.count("claimed") >= 1 && rx.count("handed") >= 1,
+        )
+        .await;
         app.stop().await;
     }
 }

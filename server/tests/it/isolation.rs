@@ -4,7 +4,7 @@
 
 use crate::common::api::Api;
 use crate::common::receiver::Receiver;
-use crate::common::TestApp;
+use crate::common::{wait_for, TestApp};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -42,14 +42,6 @@ async fn succeeded_of(app: &TestApp, webhook_id: i64) -> usize {
         .count(&app.db)
         .await
         .unwrap() as usize
-}
-
-async fn wait_for(what: &str, deadline: Duration, mut done: impl AsyncFnMut() -> bool) {
-    let until = Instant::now() + deadline;
-    while !done().await {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// The old recorder retried a batch holding an attempt of a deleted delivery forever (its

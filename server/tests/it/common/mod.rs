@@ -205,6 +205,18 @@ async fn sweep_old_test_databases(admin: &DatabaseConnection) {
         .await;
 }
 
+/// Waits until `done` (checked every 25 ms), failing the test with `what` after `deadline`.
+pub async fn wait_for(what: &str, deadline: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let until = std::time::Instant::now() + deadline;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// A browser-like client of the app: keeps its cookies (one logged-in user).
 pub struct Client {
     pub http: reqwest::Client,
