@@ -179,7 +179,7 @@ async fn sweep_old_test_databases(admin: &DatabaseConnection) {
             else {
                 return;
             };
-            let hour_ago = app::entities::now_ms() - 3_600_000;
+            let hour_ago = (app::entities::now_ms() / 1000 - 3600) as u64;
             for row in rows {
                 let Ok(name) = row.try_get::<String>("", "datname") else {
                     continue;
@@ -188,11 +188,8 @@ async fn sweep_old_test_databases(admin: &DatabaseConnection) {
                     .strip_prefix("skw_test_")
                     .and_then(|id| uuid::Uuid::parse_str(id).ok())
                     .and_then(|id| id.get_timestamp())
-                    .map(|t| {
-                        let (secs, nanos) = t.to_unix();
-                        secs as i64 * 1000 + i64::from(nanos / 1_000_000)
-                    });
-                if made_at.is_some_and(|at| at < hour_ago) {
+                    .map(|t| t.to_unix().0);
+                if made_at.is_some_and(|secs| secs < hour_ago) {
                     let _ = admin
                         .execute(Statement::from_string(
                             backend,
